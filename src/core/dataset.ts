@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * A dataset is a named stream of records with a schema. The same schema validates the config file
+ * and the body of `POST /v1/datasets`.
+ */
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
+  message: 'expected a duration such as 30s, 5m, 12h, 365d',
+});
+
+export const columnSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'letters, digits and _, starting with a letter'),
+    type: z.enum(['string', 'number', 'integer', 'time', 'json', 'boolean']).default('string'),
+    role: z.enum(['key', 'time', 'field', 'payload', 'attribute']).default('attribute'),
+    required: z.boolean().default(false),
+    window: z.object({ past: duration.optional(), future: duration.optional() }).strict().optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    enum: z.array(z.string()).min(1).optional(),
+    pattern: z.string().optional(),
+    /** A declared time format, e.g. `YYYY-MM-DD HH:mm:ss Z zz` (see docs/configuration.md). */
+    format: z.string().optional(),
+  })
+  .strict();
+
+export const datasetSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _, starting with a letter'),
+    mode: z.enum(['append', 'replace']).default('append'),
+    format: z.enum(['csv', 'ndjson']).default('csv'),
+    csv: z
+      .object({
+        header: z.enum(['auto', 'true', 'false']).default('auto'),
+        delimiter: z.string().length(1).default(','),
+      })
+      .strict()
+      .default({ header: 'auto', delimiter: ',' }),
+    columns: z.array(columnSchema).min(1),
+    dedup: z.enum(['none', 'content', 'key']).default('none'),
+    retention: z
+      .object({ raw: duration.default('30d'), rollups: duration.default('365d') })
+      .strict()
+      .default({ raw: '30d', rollups: '365d' }),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    const names = new Set<string>();
+    d.columns.forEach((c, i) => {
+      if (names.has(c.name))
+        ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `duplicate column ${c.name}` });
+      names.add(c.name);
+      if (c.role === 'time' && c.type !== 'time')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'type'],
+          message: 'a time column has type time',
+        });
+      if (c.role === 'field' && c.type !== 'number' && c.type !== 'integer')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'type'],
+          message: 'a field column has type number or integer',
+        });
+      if (c.role === 'payload' && c.type !== 'json')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'type'],
+          message: 'a payload column has type json',
+        });
+      if (c.pattern !== undefined) {
+        try {
+          new RegExp(c.pattern);
+        } catch {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['columns', i, 'pattern'],
+            message: 'not a valid regular expression',
+          });
+        }
+      }
+    });
+    const times = d.columns.filter((c) => c.role === 'time');
+    if (times.length > 1)
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'at most one time column' });
+    if (!d.columns.some((c) => c.role === 'key'))
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'at least one column has role key' });
+    if (d.mode === 'replace' && d.dedup === 'content')
+      ctx.addIssue({ code: 'custom', path: ['dedup'], message: 'replace mode uses dedup none or key' });
+  });
+
+export type ColumnSpec = z.infer<typeof columnSchema>;
+export type DatasetSpec = z.infer<typeof datasetSchema>;
+export type DatasetInput = z.input<typeof datasetSchema>;
+
+/** Column positions by role, computed once per dataset so the hot path indexes arrays. */
+export interface DatasetLayout {
+  readonly spec: DatasetSpec;
+  readonly keys: readonly ColumnSpec[];
+  readonly time: ColumnSpec | undefined;
+  readonly fields: readonly ColumnSpec[];
+  readonly payloads: readonly ColumnSpec[];
+  readonly attributes: readonly ColumnSpec[];
+  /** Index of each column (by name) in the declared column order. */
+  readonly indexOf: ReadonlyMap<string, number>;
+}
+
+export function layoutOf(spec: DatasetSpec): DatasetLayout {
+  const by = (role: ColumnSpec['role']): ColumnSpec[] => spec.columns.filter((c) => c.role === role);
+  return {
+    spec,
+    keys: by('key'),
+    time: by('time')[0],
+    fields: by('field'),
+    payloads: by('payload'),
+    attributes: by('attribute'),
+    indexOf: new Map(spec.columns.map((c, i) => [c.name, i])),
+  };
+}

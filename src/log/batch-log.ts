@@ -1,0 +1,29 @@
+import type { ColumnarBatch } from '../core/batch.js';
+
+/**
+ * BatchLog: the durable hand-off between decoding and applying. `append` resolves once the batch is
+ * durable; `consume` delivers batches in append order to one handler and acknowledges each after the
+ * handler resolves. Batches may be delivered again after a crash (at-least-once); the Applier makes
+ * that exactly-once by batch id.
+ *
+ * Adapters: `local` (segment files in the data dir). Every adapter passes test/conformance/batch-log.ts.
+ */
+export interface BatchLogStats {
+  /** Appended but not yet acknowledged. */
+  backlogBatches: number;
+  backlogBytes: number;
+  /** Age of the oldest unacknowledged batch, in ms (0 when empty). */
+  lagMs: number;
+}
+
+export interface BatchLog {
+  readonly kind: string;
+  init(): Promise<void>;
+  append(batch: ColumnarBatch): Promise<void>;
+  /** Starts delivery. One consumer per log; the handler runs for one batch at a time. */
+  consume(handler: (batch: ColumnarBatch) => Promise<void>): void;
+  stats(): BatchLogStats;
+  /** Resolves when every batch appended so far has been acknowledged. */
+  drained(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,191 @@
+import type { BatchOutcome, ColumnarBatch, Reject, SourcePosition } from '../core/batch.js';
+import type { DatasetLayout, DatasetSpec } from '../core/dataset.js';
+
+/**
+ * MetaStore: transactional state. Datasets created through the API, uploads and their progress,
+ * per-batch outcomes (the upload report is their sum), rejected rows, API keys, and the keyed
+ * records of replace-mode datasets with their versions.
+ *
+ * Adapters: `sqlite` (embedded). Every adapter passes test/conformance/meta-store.ts.
+ */
+export type UploadStatus = 'receiving' | 'queued' | 'processing' | 'done' | 'failed' | 'cancelled';
+export const UPLOAD_STATUSES: readonly UploadStatus[] = [
+  'receiving',
+  'queued',
+  'processing',
+  'done',
+  'failed',
+  'cancelled',
+];
+
+export interface UploadRow {
+  id: string;
+  dataset: string;
+  /** API key id of the client that sent it. */
+  client: string;
+  status: UploadStatus;
+  format: 'csv' | 'ndjson';
+  contentType: string;
+  filename: string | null;
+  idempotencyKey: string | null;
+  /** Bytes written to the spool file so far. */
+  bytesReceived: number;
+  /** True once every byte of the body is durable. */
+  receiveComplete: boolean;
+  /** Resume point: every batch before it is durable in the BatchLog. */
+  committed: SourcePosition;
+  /** Next batch sequence number to hand out. */
+  nextSeq: number;
+  /** Number of batches once decoding has finished; null while it runs. */
+  batchCount: number | null;
+  /** Replace mode: the version this upload builds. */
+  version: number | null;
+  error: string | null;
+  createdAt: number;
+  receivedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export type NewUpload = Pick<
+  UploadRow,
+  'id' | 'dataset' | 'client' | 'format' | 'contentType' | 'filename' | 'idempotencyKey' | 'version'
+>;
+
+export type UploadPatch = Partial<
+  Pick<
+    UploadRow,
+    | 'status'
+    | 'bytesReceived'
+    | 'receiveComplete'
+    | 'committed'
+    | 'nextSeq'
+    | 'batchCount'
+    | 'error'
+    | 'receivedAt'
+    | 'startedAt'
+    | 'finishedAt'
+  >
+>;
+
+export interface UploadFilter {
+  dataset?: string;
+  client?: string;
+  status?: UploadStatus;
+  limit?: number;
+  /** Return uploads created strictly before this upload id (pagination, newest first). */
+  before?: string;
+}
+
+export interface UploadCounts {
+  total: number;
+  valid: number;
+  invalid: number;
+  duplicate: number;
+  /** Batches recorded so far. */
+  batches: number;
+  rejectsByReason: Record<string, number>;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: 'admin' | 'writer' | 'reader';
+  /** Dataset scope; null means every dataset. */
+  datasets: string[] | null;
+  /** Hex SHA-256 of the secret; the secret itself is never stored. */
+  hash: string;
+  /** First characters of the secret, to recognise it in listings. */
+  prefix: string;
+  createdAt: number;
+}
+
+export interface StoredDataset {
+  spec: DatasetSpec;
+  createdAt: number;
+}
+
+/** A record of a replace-mode dataset, as stored. */
+export interface KeyedRecord {
+  keys: string[];
+  timeUs: number | null;
+  timeText: string | null;
+  fields: (number | null)[];
+  payloads: (string | null)[];
+  attributes: (string | null)[];
+  line: number;
+}
+
+export interface MetaStore {
+  readonly kind: string;
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  // datasets created through the API (config datasets live in the config)
+  putDataset(spec: DatasetSpec): Promise<void>;
+  listDatasets(): Promise<StoredDataset[]>;
+  deleteDataset(name: string): Promise<boolean>;
+
+  // uploads
+  /** Creates the upload, or returns the existing one with the same (client, idempotencyKey). */
+  createUpload(row: NewUpload): Promise<{ upload: UploadRow; created: boolean }>;
+  getUpload(id: string): Promise<UploadRow | undefined>;
+  listUploads(filter: UploadFilter): Promise<UploadRow[]>;
+  updateUpload(id: string, patch: UploadPatch): Promise<void>;
+  /** Uploads whose status is receiving, queued or processing (to resume at start). */
+  unfinishedUploads(): Promise<UploadRow[]>;
+
+  /**
+   * Records one applied batch of an upload: its counts and rejected rows. Idempotent by
+   * (upload, seq); returns false when the batch was already recorded.
+   */
+  recordBatch(
+    uploadId: string,
+    seq: number,
+    outcome: BatchOutcome,
+    rejects: readonly Reject[],
+  ): Promise<boolean>;
+  uploadCounts(uploadId: string): Promise<UploadCounts>;
+  /** Rejected rows in line order, from `afterLine` (exclusive), at most `limit`. */
+  listRejects(uploadId: string, opts: { afterLine?: number; limit: number }): Promise<Reject[]>;
+
+  // API keys
+  createKey(row: ApiKeyRow): Promise<void>;
+  getKeyByHash(hash: string): Promise<ApiKeyRow | undefined>;
+  listKeys(): Promise<ApiKeyRow[]>;
+  deleteKey(id: string): Promise<boolean>;
+
+  // replace-mode records
+  /** Prepares empty storage for a new version of a replace-mode dataset. Idempotent. */
+  beginVersion(layout: DatasetLayout, version: number): Promise<void>;
+  /**
+   * Writes a batch into a version and records the batch outcome for its upload, in one transaction.
+   * Rows whose key is already in the version count as duplicates (the first one wins). Replaying a
+   * recorded batch changes nothing and returns the recorded outcome with `applied: false`.
+   */
+  applyKeyedBatch(
+    layout: DatasetLayout,
+    version: number,
+    batch: ColumnarBatch,
+  ): Promise<{ applied: boolean; outcome: BatchOutcome }>;
+  /** Atomically makes `version` the one readers see; returns the previous version, if any. */
+  publishVersion(dataset: string, version: number): Promise<number | null>;
+  currentVersion(dataset: string): Promise<number | null>;
+  /** Removes a version's storage. */
+  dropVersion(dataset: string, version: number): Promise<void>;
+  /** Lists versions that have storage (to clean up abandoned ones). */
+  listVersions(dataset: string): Promise<number[]>;
+  /** Hands out the next version number for a dataset. */
+  nextVersion(dataset: string): Promise<number>;
+  /** Point lookup in the current version. Hot path: adapters keep prepared statements. */
+  getRecord(
+    layout: DatasetLayout,
+    keys: readonly string[],
+  ): KeyedRecord | undefined | Promise<KeyedRecord | undefined>;
+  /** Streams every record of a version in chunks (snapshot rebuild at start). */
+  scanRecords(
+    layout: DatasetLayout,
+    version: number,
+    onChunk: (records: KeyedRecord[]) => void,
+  ): Promise<void>;
+}
