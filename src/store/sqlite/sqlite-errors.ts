@@ -1,0 +1,28 @@
+import Database from 'better-sqlite3';
+import { SluiceError } from '../../core/errors.js';
+
+/**
+ * SQLite result codes that describe the storage, not the request: a lock held too long, a full or
+ * failing disk, a file that cannot be opened. They become `store_unavailable`, which callers retry.
+ * Everything else (constraint violations, SQL errors) is a bug and stays loud.
+ */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/;
+
+export function toStoreError(e: unknown): unknown {
+  if (e instanceof Database.SqliteError && UNAVAILABLE.test(e.code)) {
+    return new SluiceError('store_unavailable', `SQLite: ${e.message}`, {
+      cause: e,
+      details: { code: e.code },
+    });
+  }
+  return e;
+}
+
+/** Runs a synchronous store call, translating storage failures into retriable SluiceErrors. */
+export function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw toStoreError(e);
+  }
+}

@@ -1,0 +1,239 @@
+import type { BatchOutcome, ColumnarBatch, Reject } from '../../core/batch.js';
+import type { DatasetLayout, DatasetSpec } from '../../core/dataset.js';
+import { SluiceError } from '../../core/errors.js';
+import type {
+  ApiKeyRow,
+  KeyedRecord,
+  MetaStore,
+  NewUpload,
+  StoredDataset,
+  UploadCounts,
+  UploadFilter,
+  UploadPatch,
+  UploadRow,
+} from '../meta-store.js';
+import { guarded, toStoreError } from './sqlite-errors.js';
+import { SqliteRecords } from './sqlite-records.js';
+import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
+import { SqliteUploads } from './sqlite-uploads.js';
+
+type Statement = SqliteStatement;
+
+interface KeyRecord {
+  id: string;
+  name: string;
+  role: ApiKeyRow['role'];
+  datasets: string | null;
+  hash: string;
+  prefix: string;
+  created_at: number;
+}
+
+function toKey(r: KeyRecord): ApiKeyRow {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    datasets: r.datasets === null ? null : (JSON.parse(r.datasets) as string[]),
+    hash: r.hash,
+    prefix: r.prefix,
+    createdAt: r.created_at,
+  };
+}
+
+/** Everything that exists only while the database is open. */
+class OpenStore {
+  readonly uploads: SqliteUploads;
+  readonly records: SqliteRecords;
+  readonly putDataset: Statement;
+  readonly listDatasets: Statement;
+  readonly deleteDataset: Statement;
+  readonly insertKey: Statement;
+  readonly keyByHash: Statement;
+  readonly listKeys: Statement;
+  readonly deleteKey: Statement;
+
+  constructor(readonly db: SqliteDatabase) {
+    this.uploads = new SqliteUploads(db);
+    this.records = new SqliteRecords(db, this.uploads);
+    this.putDataset = db.prepare(
+      `INSERT INTO datasets (name, spec, created_at) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET spec = excluded.spec`,
+    );
+    this.listDatasets = db.prepare(`SELECT spec, created_at FROM datasets ORDER BY name`);
+    this.deleteDataset = db.prepare(`DELETE FROM datasets WHERE name = ?`);
+    this.insertKey = db.prepare(
+      `INSERT INTO api_keys (id, name, role, datasets, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const keyColumns = 'id, name, role, datasets, hash, prefix, created_at';
+    this.keyByHash = db.prepare(`SELECT ${keyColumns} FROM api_keys WHERE hash = ?`);
+    this.listKeys = db.prepare(`SELECT ${keyColumns} FROM api_keys ORDER BY created_at, id`);
+    this.deleteKey = db.prepare(`DELETE FROM api_keys WHERE id = ?`);
+  }
+}
+
+/**
+ * The embedded MetaStore: one SQLite file (better-sqlite3, synchronous). Port methods are async for
+ * the sake of networked adapters; here they do their work at once and return a settled promise,
+ * except `getRecord`, which returns its value directly to keep lookups on the fast path.
+ */
+export class SqliteMetaStore implements MetaStore {
+  readonly kind = 'sqlite';
+  private open: OpenStore | undefined;
+
+  constructor(private readonly opts: { path: string }) {}
+
+  async init(): Promise<void> {
+    if (this.open !== undefined) return;
+    this.open = new OpenStore(guarded(() => openMetaDatabase(this.opts.path)));
+  }
+
+  async close(): Promise<void> {
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    open.records.clear();
+    open.db.close();
+  }
+
+  // datasets
+
+  async putDataset(spec: DatasetSpec): Promise<void> {
+    const s = this.store();
+    guarded(() => s.putDataset.run(spec.name, JSON.stringify(spec), Date.now()));
+  }
+
+  async listDatasets(): Promise<StoredDataset[]> {
+    const rows = guarded(() => this.store().listDatasets.all()) as { spec: string; created_at: number }[];
+    return rows.map((r) => ({ spec: JSON.parse(r.spec) as DatasetSpec, createdAt: r.created_at }));
+  }
+
+  async deleteDataset(name: string): Promise<boolean> {
+    return guarded(() => this.store().deleteDataset.run(name).changes > 0);
+  }
+
+  // uploads
+
+  async createUpload(row: NewUpload): Promise<{ upload: UploadRow; created: boolean }> {
+    const s = this.store();
+    return guarded(() => s.uploads.create(row, Date.now()));
+  }
+
+  async getUpload(id: string): Promise<UploadRow | undefined> {
+    return guarded(() => this.store().uploads.get(id));
+  }
+
+  async listUploads(filter: UploadFilter): Promise<UploadRow[]> {
+    return guarded(() => this.store().uploads.list(filter));
+  }
+
+  async updateUpload(id: string, patch: UploadPatch): Promise<void> {
+    guarded(() => this.store().uploads.update(id, patch));
+  }
+
+  async unfinishedUploads(): Promise<UploadRow[]> {
+    return guarded(() => this.store().uploads.unfinished());
+  }
+
+  async recordBatch(
+    uploadId: string,
+    seq: number,
+    outcome: BatchOutcome,
+    rejects: readonly Reject[],
+  ): Promise<boolean> {
+    return guarded(() => this.store().uploads.recordBatch(uploadId, seq, outcome, rejects));
+  }
+
+  async uploadCounts(uploadId: string): Promise<UploadCounts> {
+    return guarded(() => this.store().uploads.counts(uploadId));
+  }
+
+  async listRejects(uploadId: string, opts: { afterLine?: number; limit: number }): Promise<Reject[]> {
+    return guarded(() => this.store().uploads.rejects(uploadId, opts));
+  }
+
+  // API keys
+
+  async createKey(row: ApiKeyRow): Promise<void> {
+    const s = this.store();
+    guarded(() =>
+      s.insertKey.run(
+        row.id,
+        row.name,
+        row.role,
+        row.datasets === null ? null : JSON.stringify(row.datasets),
+        row.hash,
+        row.prefix,
+        row.createdAt,
+      ),
+    );
+  }
+
+  async getKeyByHash(hash: string): Promise<ApiKeyRow | undefined> {
+    const r = guarded(() => this.store().keyByHash.get(hash)) as KeyRecord | undefined;
+    return r === undefined ? undefined : toKey(r);
+  }
+
+  async listKeys(): Promise<ApiKeyRow[]> {
+    return (guarded(() => this.store().listKeys.all()) as KeyRecord[]).map(toKey);
+  }
+
+  async deleteKey(id: string): Promise<boolean> {
+    return guarded(() => this.store().deleteKey.run(id).changes > 0);
+  }
+
+  // replace-mode records
+
+  async beginVersion(layout: DatasetLayout, version: number): Promise<void> {
+    guarded(() => this.store().records.begin(layout, version));
+  }
+
+  async applyKeyedBatch(
+    layout: DatasetLayout,
+    version: number,
+    batch: ColumnarBatch,
+  ): Promise<{ applied: boolean; outcome: BatchOutcome }> {
+    return guarded(() => this.store().records.applyBatch(layout, version, batch));
+  }
+
+  async publishVersion(dataset: string, version: number): Promise<number | null> {
+    return guarded(() => this.store().records.publish(dataset, version));
+  }
+
+  async currentVersion(dataset: string): Promise<number | null> {
+    return guarded(() => this.store().records.currentVersion(dataset));
+  }
+
+  async dropVersion(dataset: string, version: number): Promise<void> {
+    guarded(() => this.store().records.drop(dataset, version));
+  }
+
+  async listVersions(dataset: string): Promise<number[]> {
+    return guarded(() => this.store().records.list(dataset));
+  }
+
+  async nextVersion(dataset: string): Promise<number> {
+    return guarded(() => this.store().records.next(dataset));
+  }
+
+  getRecord(layout: DatasetLayout, keys: readonly string[]): KeyedRecord | undefined {
+    return guarded(() => this.store().records.get(layout, keys));
+  }
+
+  async scanRecords(
+    layout: DatasetLayout,
+    version: number,
+    onChunk: (records: KeyedRecord[]) => void,
+  ): Promise<void> {
+    try {
+      await this.store().records.scan(layout.spec.name, version, onChunk);
+    } catch (e) {
+      throw toStoreError(e);
+    }
+  }
+
+  private store(): OpenStore {
+    if (this.open === undefined) throw new SluiceError('internal', 'the SQLite MetaStore is not initialised');
+    return this.open;
+  }
+}

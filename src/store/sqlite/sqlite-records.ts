@@ -1,0 +1,363 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { BatchOutcome, ColumnarBatch } from '../../core/batch.js';
+import type { DatasetLayout } from '../../core/dataset.js';
+import { SluiceError } from '../../core/errors.js';
+import type { KeyedRecord } from '../meta-store.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-schema.js';
+import type { SqliteUploads } from './sqlite-uploads.js';
+
+type Statement = SqliteStatement;
+
+/** Joins composite key values into the one TEXT primary key (unit separator, absent from real keys). */
+export const KEY_SEPARATOR = '\u001f';
+
+const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+const SCAN_CHUNK = 10_000;
+
+/** How many field, payload and attribute columns a version table has (read from the table itself). */
+interface TableShape {
+  readonly fields: number;
+  readonly payloads: number;
+  readonly attributes: number;
+}
+
+interface Reader {
+  readonly version: number;
+  readonly shape: TableShape;
+  readonly byKey: Statement;
+}
+
+/** Raw row as selected: k, time_us, time_text, f*, p*, a*, line. */
+type RawRow = unknown[];
+
+export function recordTableName(dataset: string, version: number): string {
+  if (!DATASET_NAME.test(dataset))
+    throw new SluiceError('internal', `invalid dataset name ${JSON.stringify(dataset)}`);
+  if (!Number.isSafeInteger(version) || version < 0)
+    throw new SluiceError('internal', `invalid version ${version}`);
+  // Unambiguous: listVersions only accepts an all-digit suffix after the dataset's own prefix.
+  return `rec_${dataset}_v${version}`;
+}
+
+function columnList(shape: TableShape): string {
+  const cols = ['k', 'time_us', 'time_text'];
+  for (let i = 0; i < shape.fields; i++) cols.push(`f${i}`);
+  for (let i = 0; i < shape.payloads; i++) cols.push(`p${i}`);
+  for (let i = 0; i < shape.attributes; i++) cols.push(`a${i}`);
+  cols.push('line');
+  return cols.join(', ');
+}
+
+function toRecord(row: RawRow, shape: TableShape): KeyedRecord {
+  const k = row[0] as string;
+  let i = 3;
+  const fields = row.slice(i, (i += shape.fields)) as (number | null)[];
+  const payloads = row.slice(i, (i += shape.payloads)) as (string | null)[];
+  const attributes = row.slice(i, (i += shape.attributes)) as (string | null)[];
+  return {
+    keys: k.split(KEY_SEPARATOR),
+    timeUs: row[1] as number | null,
+    timeText: row[2] as string | null,
+    fields,
+    payloads,
+    attributes,
+    line: row[i] as number,
+  };
+}
+
+/**
+ * Replace-mode records: one table per (dataset, version) with the joined key as a TEXT primary key.
+ * WITHOUT ROWID keeps each row inside the key's B-tree, so a lookup is one B-tree descent instead of
+ * an index descent plus a table descent (measured about 10-20% faster for point lookups here).
+ *
+ * The current version of each dataset is cached in memory together with its prepared lookup, so
+ * `get` is one statement step. This assumes one process owns the database, as in embedded mode.
+ */
+export class SqliteRecords {
+  private readonly inserts = new Map<string, { shape: TableShape; stmt: Statement }>();
+  private readonly readers = new Map<string, Reader>();
+  /** dataset -> reader of its current version, or null when none is published. */
+  private readonly current = new Map<string, Reader | null>();
+  private readonly selectApplied: Statement;
+  private readonly insertApplied: Statement;
+  private readonly selectCurrent: Statement;
+  private readonly upsertCurrent: Statement;
+  private readonly deleteCurrent: Statement;
+  private readonly selectCounter: Statement;
+  private readonly upsertCounter: Statement;
+  private readonly selectTables: Statement;
+
+  readonly applyBatch: (
+    layout: DatasetLayout,
+    version: number,
+    batch: ColumnarBatch,
+  ) => { applied: boolean; outcome: BatchOutcome };
+  readonly publish: (dataset: string, version: number) => number | null;
+  readonly next: (dataset: string) => number;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    uploads: SqliteUploads,
+  ) {
+    this.selectApplied = db.prepare(
+      `SELECT batch_id AS batchId, total, valid, invalid, duplicate FROM applied_batches WHERE batch_id = ?`,
+    );
+    this.insertApplied = db.prepare(
+      `INSERT INTO applied_batches (batch_id, upload_id, seq, total, valid, invalid, duplicate)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.selectCurrent = db.prepare(`SELECT current FROM dataset_versions WHERE dataset = ?`).pluck();
+    this.upsertCurrent = db.prepare(
+      `INSERT INTO dataset_versions (dataset, current) VALUES (?, ?)
+       ON CONFLICT (dataset) DO UPDATE SET current = excluded.current`,
+    );
+    this.deleteCurrent = db.prepare(`DELETE FROM dataset_versions WHERE dataset = ? AND current = ?`);
+    this.selectCounter = db.prepare(`SELECT last FROM version_counters WHERE dataset = ?`).pluck();
+    this.upsertCounter = db.prepare(
+      `INSERT INTO version_counters (dataset, last) VALUES (?, ?)
+       ON CONFLICT (dataset) DO UPDATE SET last = excluded.last`,
+    );
+    this.selectTables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?`)
+      .pluck();
+
+    const apply = db.transaction((layout: DatasetLayout, version: number, batch: ColumnarBatch) => {
+      const recorded = this.selectApplied.get(batch.id) as BatchOutcome | undefined;
+      if (recorded !== undefined) return { applied: false, outcome: { ...recorded } };
+      if (batch.dataset !== layout.spec.name) {
+        throw new SluiceError(
+          'internal',
+          `batch ${batch.id} is for ${batch.dataset}, not ${layout.spec.name}`,
+        );
+      }
+      const inserted = this.insertRows(this.insertFor(layout.spec.name, version), batch);
+      const outcome: BatchOutcome = {
+        batchId: batch.id,
+        total: batch.totalRows,
+        valid: inserted,
+        invalid: batch.rejects.length,
+        duplicate: batch.length - inserted,
+      };
+      uploads.recordBatch(batch.source, batch.seq, outcome, batch.rejects);
+      this.insertApplied.run(
+        batch.id,
+        batch.source,
+        batch.seq,
+        outcome.total,
+        outcome.valid,
+        outcome.invalid,
+        outcome.duplicate,
+      );
+      return { applied: true, outcome };
+    });
+    this.applyBatch = (layout, version, batch) => apply.immediate(layout, version, batch);
+
+    const publish = db.transaction((dataset: string, version: number): number | null => {
+      const reader = this.readerFor(dataset, version);
+      const previous = (this.selectCurrent.get(dataset) as number | undefined) ?? null;
+      this.upsertCurrent.run(dataset, version);
+      // Set only once the pointer row is written; on a rollback the exception skips it.
+      this.current.set(dataset, reader);
+      return previous;
+    });
+    this.publish = (dataset, version) => {
+      try {
+        return publish.immediate(dataset, version);
+      } catch (e) {
+        // The transaction rolled back: reload the pointer on the next read instead of trusting memory.
+        this.current.delete(dataset);
+        throw e;
+      }
+    };
+
+    const next = db.transaction((dataset: string): number => {
+      recordTableName(dataset, 0);
+      const last = (this.selectCounter.get(dataset) as number | undefined) ?? 0;
+      const existing = this.list(dataset);
+      const published = (this.selectCurrent.get(dataset) as number | undefined) ?? 0;
+      // Never hand out a number that already has storage, even if it was created with an explicit number.
+      const version = Math.max(last, published, existing.length > 0 ? existing[existing.length - 1] : 0) + 1;
+      this.upsertCounter.run(dataset, version);
+      return version;
+    });
+    this.next = (dataset) => next.immediate(dataset);
+  }
+
+  begin(layout: DatasetLayout, version: number): void {
+    const table = recordTableName(layout.spec.name, version);
+    const shape: TableShape = {
+      fields: layout.fields.length,
+      payloads: layout.payloads.length,
+      attributes: layout.attributes.length,
+    };
+    const types = columnList(shape)
+      .split(', ')
+      .map((c) => {
+        if (c === 'k') return 'k TEXT PRIMARY KEY NOT NULL';
+        if (c === 'time_us') return 'time_us INTEGER';
+        if (c === 'line') return 'line INTEGER NOT NULL';
+        return c.startsWith('f') ? `${c} REAL` : `${c} TEXT`;
+      });
+    this.db.exec(`CREATE TABLE IF NOT EXISTS "${table}" (${types.join(', ')}) WITHOUT ROWID`);
+  }
+
+  currentVersion(dataset: string): number | null {
+    return this.currentReader(dataset)?.version ?? null;
+  }
+
+  get(layout: DatasetLayout, keys: readonly string[]): KeyedRecord | undefined {
+    const reader = this.currentReader(layout.spec.name);
+    if (reader === null) return undefined;
+    const key = keys.length === 1 ? keys[0] : keys.join(KEY_SEPARATOR);
+    const row = reader.byKey.get(key) as RawRow | undefined;
+    return row === undefined ? undefined : toRecord(row, reader.shape);
+  }
+
+  drop(dataset: string, version: number): void {
+    const table = recordTableName(dataset, version);
+    this.db
+      .transaction(() => {
+        // Dropping the published version also clears the pointer, so readers see "no records"
+        // rather than a dangling version.
+        this.deleteCurrent.run(dataset, version);
+        this.db.exec(`DROP TABLE IF EXISTS "${table}"`);
+      })
+      .immediate();
+    this.inserts.delete(table);
+    this.readers.delete(table);
+    if (this.current.get(dataset)?.version === version) this.current.set(dataset, null);
+  }
+
+  list(dataset: string): number[] {
+    const prefix = `rec_${dataset}_v`;
+    recordTableName(dataset, 0);
+    return (this.selectTables.all(prefix.length, prefix) as string[])
+      .map((name) => name.slice(prefix.length))
+      .filter((suffix) => /^\d+$/.test(suffix))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * Pages through the version by key, one short query per chunk, and yields to the event loop in
+   * between: a long-running `.iterate()` would keep the connection busy (no other statement can run
+   * on it) for the whole scan of a 100M-row version.
+   */
+  async scan(dataset: string, version: number, onChunk: (records: KeyedRecord[]) => void): Promise<void> {
+    const reader = this.readerFor(dataset, version);
+    const table = recordTableName(dataset, version);
+    const cols = columnList(reader.shape);
+    const first = this.db.prepare(`SELECT ${cols} FROM "${table}" ORDER BY k LIMIT ${SCAN_CHUNK}`).raw(true);
+    const after = this.db
+      .prepare(`SELECT ${cols} FROM "${table}" WHERE k > ? ORDER BY k LIMIT ${SCAN_CHUNK}`)
+      .raw(true);
+    let lastKey: string | undefined;
+    for (;;) {
+      const chunk: KeyedRecord[] = [];
+      const rows = lastKey === undefined ? first.iterate() : after.iterate(lastKey);
+      for (const row of rows as Iterable<RawRow>) chunk.push(toRecord(row, reader.shape));
+      if (chunk.length === 0) return;
+      const last = chunk[chunk.length - 1];
+      lastKey = last.keys.join(KEY_SEPARATOR);
+      onChunk(chunk);
+      if (chunk.length < SCAN_CHUNK) return;
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Forgets cached statements (before closing the database). */
+  clear(): void {
+    this.inserts.clear();
+    this.readers.clear();
+    this.current.clear();
+  }
+
+  private currentReader(dataset: string): Reader | null {
+    let reader = this.current.get(dataset);
+    if (reader === undefined) {
+      const version = this.selectCurrent.get(dataset) as number | undefined;
+      reader = version === undefined ? null : this.readerFor(dataset, version);
+      this.current.set(dataset, reader);
+    }
+    return reader;
+  }
+
+  private shapeOf(table: string): TableShape {
+    const cols = this.db.pragma(`table_info("${table}")`) as { name: string }[];
+    if (cols.length === 0) throw new SluiceError('internal', `version storage ${table} does not exist`);
+    const count = (prefix: string): number =>
+      cols.filter((c) => new RegExp(`^${prefix}\\d+$`).test(c.name)).length;
+    return { fields: count('f'), payloads: count('p'), attributes: count('a') };
+  }
+
+  private readerFor(dataset: string, version: number): Reader {
+    const table = recordTableName(dataset, version);
+    let reader = this.readers.get(table);
+    if (reader === undefined) {
+      const shape = this.shapeOf(table);
+      const byKey = this.db.prepare(`SELECT ${columnList(shape)} FROM "${table}" WHERE k = ?`).raw(true);
+      reader = { version, shape, byKey };
+      this.readers.set(table, reader);
+    }
+    return reader;
+  }
+
+  private insertFor(dataset: string, version: number): { shape: TableShape; stmt: Statement } {
+    const table = recordTableName(dataset, version);
+    let insert = this.inserts.get(table);
+    if (insert === undefined) {
+      const shape = this.shapeOf(table);
+      const cols = columnList(shape);
+      const marks = cols
+        .split(', ')
+        .map(() => '?')
+        .join(', ');
+      // OR IGNORE: the first row with a key wins; `changes` tells inserted from duplicate.
+      insert = {
+        shape,
+        stmt: this.db.prepare(`INSERT OR IGNORE INTO "${table}" (${cols}) VALUES (${marks})`),
+      };
+      this.inserts.set(table, insert);
+    }
+    return insert;
+  }
+
+  private insertRows(insert: { shape: TableShape; stmt: Statement }, batch: ColumnarBatch): number {
+    const { shape, stmt } = insert;
+    if (
+      batch.fields.length !== shape.fields ||
+      batch.payloads.length !== shape.payloads ||
+      batch.attributes.length !== shape.attributes
+    ) {
+      throw new SluiceError('internal', `batch ${batch.id} does not match the columns of its version`);
+    }
+    const keyColumns = batch.keys;
+    const params: (string | number | null)[] = new Array(
+      4 + shape.fields + shape.payloads + shape.attributes,
+    );
+    let inserted = 0;
+    for (let row = 0; row < batch.length; row++) {
+      let p = 0;
+      if (keyColumns.length === 1) {
+        params[p++] = keyColumns[0][row];
+      } else {
+        let key = keyColumns[0][row];
+        for (let k = 1; k < keyColumns.length; k++) key += KEY_SEPARATOR + keyColumns[k][row];
+        params[p++] = key;
+      }
+      const t = batch.timeUs === null ? NaN : batch.timeUs[row];
+      params[p++] = Number.isNaN(t) ? null : t;
+      params[p++] = batch.timeText === null ? null : batch.timeText[row];
+      for (const column of batch.fields) {
+        const v = column[row];
+        params[p++] = Number.isNaN(v) ? null : v;
+      }
+      for (const column of batch.payloads) params[p++] = column[row];
+      for (const column of batch.attributes) params[p++] = column[row];
+      params[p] = batch.lines[row];
+      // Spread, not an array argument: better-sqlite3 binds spread arguments measurably faster.
+      inserted += stmt.run(...params).changes;
+    }
+    return inserted;
+  }
+}

@@ -1,0 +1,175 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SluiceError } from '../../core/errors.js';
+
+export type SqliteDatabase = Database.Database;
+export type SqliteStatement = Database.Statement<unknown[]>;
+
+/**
+ * Schema migrations, applied in order. `PRAGMA user_version` holds how many have run, so a later
+ * change appends a function here and never edits an earlier one.
+ *
+ * Replace-mode record tables (`rec_<dataset>_v<version>`) are created on demand by the records
+ * module and are not part of this list.
+ */
+const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE datasets (
+        name TEXT PRIMARY KEY NOT NULL,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      -- seq gives a stable creation order for "newest first" listings and pagination; it is an
+      -- INTEGER PRIMARY KEY so VACUUM never renumbers it.
+      CREATE TABLE uploads (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        dataset TEXT NOT NULL,
+        client TEXT NOT NULL,
+        status TEXT NOT NULL,
+        format TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        filename TEXT,
+        idempotency_key TEXT,
+        bytes_received INTEGER NOT NULL DEFAULT 0,
+        receive_complete INTEGER NOT NULL DEFAULT 0,
+        committed_offset INTEGER NOT NULL DEFAULT 0,
+        committed_line INTEGER NOT NULL DEFAULT 0,
+        next_seq INTEGER NOT NULL DEFAULT 0,
+        batch_count INTEGER,
+        version INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        received_at INTEGER,
+        started_at INTEGER,
+        finished_at INTEGER
+      );
+      -- NULL keys are distinct in a SQLite unique index, so uploads without a key never collide.
+      CREATE UNIQUE INDEX uploads_idempotency ON uploads (client, idempotency_key);
+      CREATE INDEX uploads_dataset ON uploads (dataset, seq);
+      CREATE INDEX uploads_client ON uploads (client, seq);
+      CREATE INDEX uploads_status ON uploads (status, seq);
+
+      -- One row per recorded batch: the idempotency guard of recordBatch.
+      CREATE TABLE upload_batches (
+        upload_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        batch_id TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        valid INTEGER NOT NULL,
+        invalid INTEGER NOT NULL,
+        duplicate INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, seq)
+      ) WITHOUT ROWID;
+
+      -- Running sums, updated in the same transaction as a new batch row, so an upload report is a
+      -- single-row read however many batches the upload has.
+      CREATE TABLE upload_totals (
+        upload_id TEXT PRIMARY KEY NOT NULL,
+        batches INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        valid INTEGER NOT NULL,
+        invalid INTEGER NOT NULL,
+        duplicate INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE upload_reject_reasons (
+        upload_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, reason)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE rejects (
+        upload_id TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        col TEXT,
+        raw TEXT NOT NULL
+      );
+      CREATE INDEX rejects_by_line ON rejects (upload_id, line);
+
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        datasets TEXT,
+        hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+
+      -- Batches applied to replace-mode versions, recorded with the rows they wrote.
+      CREATE TABLE applied_batches (
+        batch_id TEXT PRIMARY KEY NOT NULL,
+        upload_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        valid INTEGER NOT NULL,
+        invalid INTEGER NOT NULL,
+        duplicate INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE dataset_versions (
+        dataset TEXT PRIMARY KEY NOT NULL,
+        current INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE version_counters (
+        dataset TEXT PRIMARY KEY NOT NULL,
+        last INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Opens (creating if needed) a MetaStore database and brings its schema up to date. */
+export function openMetaDatabase(file: string): SqliteDatabase {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  let db: SqliteDatabase;
+  try {
+    db = new Database(file);
+  } catch (e) {
+    throw new SluiceError('store_unavailable', `cannot open the SQLite database: ${String(e)}`, { cause: e });
+  }
+  try {
+    // WAL lets readers run while a batch is being written. With WAL, synchronous=NORMAL writes each
+    // commit to the WAL file before returning but skips the fsync on commit: a committed transaction
+    // is in the OS page cache, so it survives a crash of this process (kill -9). Only an OS crash or
+    // power loss can lose the last few commits, and even then the database stays consistent.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    // Another process holding the write lock (a CLI command, a backup) makes us wait, not fail.
+    db.pragma('busy_timeout = 5000');
+    // 64 MiB of page cache: keeps upper B-tree levels of large record tables hot for lookups.
+    db.pragma('cache_size = -65536');
+    db.pragma('temp_store = MEMORY');
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
+function migrate(db: SqliteDatabase): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new SluiceError(
+      'internal',
+      `the MetaStore schema is version ${current}, newer than this build knows (${MIGRATIONS.length})`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v](db);
+      // PRAGMA does not take bound parameters; v is a loop integer.
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
