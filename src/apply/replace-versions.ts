@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import type { ColumnarBatch } from '../core/batch.js';
+import type { DatasetLayout } from '../core/dataset.js';
+import type { DatasetRegistry } from '../core/dataset-registry.js';
+import type { FinishHook } from '../ingest/uploads/upload-lifecycle.js';
+import { StatsSnapshot } from '../query/stats-snapshot.js';
+import { DedupIndex, commitMask, dedupMask } from './dedup-index.js';
+import type { KeyedRecord, MetaStore, UploadRow } from '../store/meta-store.js';
+
+/**
+ * Replace mode: each upload builds a new version beside the current one, with its own statistics
+ * snapshot. When the upload is done the version is published in one MetaStore transaction and the
+ * snapshot swapped in the same tick, so readers see the old version or the new one, never a mix.
+ * A newer upload that finished first wins: an older one that finishes later is dropped as superseded.
+ */
+export class ReplaceVersions implements FinishHook {
+  /** Pending snapshots of versions being built, by upload id, with the keys seen so far. */
+  private readonly building = new Map<string, { snapshot: StatsSnapshot; keys: DedupIndex }>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly registry: DatasetRegistry,
+    private readonly snapshot: StatsSnapshot,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Folds rows newly applied to an upload's version into that version's pending snapshot, skipping
+   * rows whose key the version already had (the store keeps the first). A pending snapshot starts at
+   * batch 0; after a restart mid-build there is none, and `beforeDone` scans the version instead.
+   */
+  addRows(uploadId: string, layout: DatasetLayout, batch: ColumnarBatch): void {
+    let pending = this.building.get(uploadId);
+    if (!pending) {
+      if (batch.seq !== 0) return;
+      pending = { snapshot: new StatsSnapshot(), keys: new DedupIndex() };
+      this.building.set(uploadId, pending);
+    }
+    if (!batch.hashes) return pending.snapshot.add(layout, batch);
+    const keep = dedupMask(pending.keys, batch.hashes, batch.length);
+    commitMask(pending.keys, batch.hashes, keep);
+    pending.snapshot.add(layout, batch, keep);
+  }
+
+  async beforeDone(row: UploadRow): Promise<void> {
+    const layout = this.registry.find(row.dataset)?.layout;
+    if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
+    const current = await this.meta.currentVersion(row.dataset);
+    if (current !== null && current > row.version) {
+      this.log.info(
+        { upload: row.id, version: row.version, current },
+        'replace upload superseded by a newer one',
+      );
+      this.building.delete(row.id);
+      await this.meta.dropVersion(row.dataset, row.version);
+      return;
+    }
+    // A restart while building loses the pending snapshot: rebuild it from the version itself.
+    const pending = this.building.get(row.id)?.snapshot ?? (await this.snapshotOf(layout, row.version));
+    const previous = await this.meta.publishVersion(row.dataset, row.version);
+    this.snapshot.replace(row.dataset, pending);
+    this.building.delete(row.id);
+    if (previous !== null && previous !== row.version) await this.meta.dropVersion(row.dataset, previous);
+    this.log.info(
+      { upload: row.id, dataset: row.dataset, version: row.version, previous },
+      'published version',
+    );
+  }
+
+  async onAbandon(row: UploadRow): Promise<void> {
+    this.building.delete(row.id);
+    const layout = this.registry.find(row.dataset)?.layout;
+    if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
+    if ((await this.meta.currentVersion(row.dataset)) !== row.version)
+      await this.meta.dropVersion(row.dataset, row.version);
+  }
+
+  /** The statistics of one stored version, by scanning it. */
+  async snapshotOf(layout: DatasetLayout, version: number): Promise<StatsSnapshot> {
+    const snap = new StatsSnapshot();
+    await this.meta.scanRecords(layout, version, (records) =>
+      snap.add(layout, recordsToColumns(layout, records)),
+    );
+    return snap;
+  }
+}
+
+function recordsToColumns(
+  layout: DatasetLayout,
+  records: KeyedRecord[],
+): { length: number; keys: string[][]; timeUs: Float64Array | null; fields: Float64Array[] } {
+  const n = records.length;
+  const keys = layout.keys.map((_, k) => records.map((r) => r.keys[k] ?? ''));
+  const timeUs = layout.time ? Float64Array.from(records, (r) => r.timeUs ?? NaN) : null;
+  const fields = layout.fields.map((_, f) => Float64Array.from(records, (r) => r.fields[f] ?? NaN));
+  return { length: n, keys, timeUs, fields };
+}

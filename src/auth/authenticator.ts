@@ -1,0 +1,45 @@
+import { SluiceError } from '../core/errors.js';
+import type { MetaStore } from '../store/meta-store.js';
+import { hashSecret, principalOf, type Principal } from './keys.js';
+
+/**
+ * Resolves a bearer secret to a principal. Hashing and the store read are cached for a short time,
+ * so a hot endpoint pays one map lookup per request; a deleted key stops working within `ttlMs`.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  async authenticate(secret: string | undefined): Promise<Principal> {
+    if (!secret) throw new SluiceError('unauthorized', 'Send an API key as "Authorization: Bearer <key>"');
+    const now = Date.now();
+    const hit = this.cache.get(secret);
+    let principal: Principal | null;
+    if (hit && hit.until > now) {
+      principal = hit.principal;
+    } else {
+      const row = await this.meta.getKeyByHash(hashSecret(secret));
+      principal = row ? principalOf(row) : null;
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(secret, { principal, until: now + this.ttlMs });
+    }
+    if (!principal) throw new SluiceError('unauthorized', 'The API key is not valid');
+    return principal;
+  }
+
+  /** Forget cached lookups, e.g. after a key is deleted. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+}
+
+/** Extracts the secret from `Authorization: Bearer <key>`. */
+export function bearerSecret(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}

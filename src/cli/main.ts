@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { createKey } from './keys.js';
+import { serve } from './serve.js';
+import { upload } from './upload.js';
+
+const program = new Command('sluice').description(
+  'Ingest, validate, store and query telemetry and event data',
+);
+
+program
+  .command('serve')
+  .description('run the server (config: SLUICE_CONFIG or ./sluice.yaml; see docs/configuration.md)')
+  .action(serve);
+
+program
+  .command('upload <file>')
+  .description('upload a CSV or NDJSON file, show progress, then print the processing report')
+  .requiredOption('-d, --dataset <name>', 'dataset to upload to')
+  .option('--url <url>', 'server URL (default SLUICE_URL or http://127.0.0.1:8080)')
+  .option('--key <key>', 'API key (default SLUICE_KEY, or the admin key in ./data/admin.key)')
+  .option('--idempotency-key <key>', 'make a retry of this upload count once')
+  .option('--no-wait', 'return once the bytes are accepted, without waiting for processing')
+  .action(upload);
+
+const keys = program.command('keys').description('manage API keys');
+keys
+  .command('create')
+  .description('create an API key and print its secret once')
+  .requiredOption('-r, --role <role>', 'admin | writer | reader')
+  .option('-n, --name <name>', 'a name to recognise the key by')
+  .option('--dataset <name...>', 'limit the key to these datasets')
+  .option('--url <url>', 'server URL')
+  .option('--key <key>', 'admin API key')
+  .action(createKey);
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import { loadConfig } from '../config/load.js';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../observability/logger.js';
+import { Sluice } from '../runtime.js';
+
+/** `sluice serve`: the embedded-mode server until SIGINT/SIGTERM. */
+export async function serve(): Promise<void> {
+  const { config, file } = loadConfig();
+  const log = createLogger(config.log_level);
+  log.info({ config: file ?? '(defaults)' }, 'starting');
+  const sluice = new Sluice(config, log);
+  await sluice.start();
+  const app = await buildApp({ sluice });
+  const address = await app.listen({ port: config.server.port, host: config.server.host });
+  log.info({ address, docs: `${address}/docs` }, 'listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await app.close();
+    await sluice.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

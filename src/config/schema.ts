@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { datasetSchema } from '../core/dataset.js';
+
+/**
+ * The whole configuration, with defaults. `sluice.yaml` is parsed against this schema, then the
+ * environment overrides apply (see load.ts), and the result is frozen. docs/configuration.md
+ * documents every option.
+ */
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().default('0.0.0.0'),
+        /** Largest JSON request body (uploads stream and are not limited by this). */
+        json_body_limit: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    data_dir: z.string().default('./data'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Admin key secret; normally given as SLUICE_ADMIN_KEY rather than in the file. */
+    admin_key: z.string().min(16).optional(),
+    /** Cluster mode (PostgreSQL + NATS JetStream); not available in this version. */
+    database_url: z.string().optional(),
+    nats_url: z.string().optional(),
+    ingest: z
+      .object({
+        /** Rows per batch handed from decoding to applying. */
+        batch_rows: z.number().int().min(1).max(1_000_000).default(8192),
+        /** Lines longer than this are rejected as line_too_long. */
+        max_line_bytes: z
+          .number()
+          .int()
+          .min(64)
+          .default(1024 * 1024),
+        /** Uploads decoded at the same time. */
+        workers: z.number().int().min(1).max(64).default(2),
+        /** Largest single upload body, in bytes (0 = no limit). */
+        max_upload_bytes: z.number().int().min(0).default(0),
+        /** How long finished uploads' spooled files are kept before deletion. */
+        keep_files: z.enum(['never', 'always']).default('never'),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        /**
+         * Serve the seed-compatible facades (/send-data, /promotions/{id}) without a key, for
+         * existing clients that cannot send one. Off by default: every endpoint but health needs a key.
+         */
+        open_facades: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    datasets: z.array(datasetSchema).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.datasets.forEach((d, i) => {
+      if (seen.has(d.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['datasets', i, 'name'],
+          message: `duplicate dataset ${d.name}`,
+        });
+      seen.add(d.name);
+    });
+  });
+
+export type SluiceConfig = z.infer<typeof configSchema>;
+export type SluiceConfigInput = z.input<typeof configSchema>;

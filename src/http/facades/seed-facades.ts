@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import type { Sluice } from '../../runtime.js';
+import { receiveUpload } from '../routes/uploads.js';
+
+/**
+ * Thin routes that keep the paths and envelopes existing clients of the systems Sluice replaces use.
+ * With `auth.open_facades` they need no key; uploads are then attributed to the `facade` client.
+ */
+export function seedFacades(app: FastifyInstance, sluice: Sluice): void {
+  const access = sluice.config.auth.open_facades ? 'public' : 'writer';
+  const tags = ['facades'];
+
+  app.post(
+    '/send-data',
+    { config: { access }, schema: { tags, summary: 'Upload readings (CSV); answers 201 like the original' } },
+    async (req, reply) => {
+      if (!req.principal) req.principal = { id: 'facade', name: 'facade', role: 'writer', datasets: null };
+      return receiveUpload(sluice, 'readings', req, reply);
+    },
+  );
+
+  const promotions = () => sluice.registry.get('promotions').layout;
+  app.get<{ Params: { id: string } }>(
+    '/promotions/:id',
+    {
+      config: { access: sluice.config.auth.open_facades ? 'public' : 'reader' },
+      schema: { tags, summary: 'A promotion by id: {"id","price","expiration_date"} or 404' },
+    },
+    async (req, reply) => {
+      const r = await sluice.queries.findRecord(promotions(), [req.params.id]);
+      if (!r) return reply.code(404).type('application/problem+json').send(notFound(req.params.id, req.url));
+      return { id: r.keys[0], price: r.fields[0], expiration_date: r.timeText };
+    },
+  );
+}
+
+function notFound(id: string, instance: string) {
+  return {
+    type: 'urn:sluice:error:record_not_found',
+    title: 'No record with that key',
+    status: 404,
+    code: 'record_not_found',
+    detail: `No promotion with id ${id}`,
+    instance,
+  };
+}

@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Registry } from 'prom-client';
+import { Applier } from './apply/applier.js';
+import { ReplaceVersions } from './apply/replace-versions.js';
+import { Authenticator } from './auth/authenticator.js';
+import { bootstrapAdminKey } from './auth/bootstrap.js';
+import type { SluiceConfig } from './config/schema.js';
+import { DatasetRegistry } from './core/dataset-registry.js';
+import { SluiceError } from './core/errors.js';
+import { IngestMetrics } from './ingest/ingest-metrics.js';
+import { UploadProcessor } from './ingest/upload-processor.js';
+import { UploadQueue } from './ingest/upload-queue.js';
+import { Spool } from './ingest/uploads/spool.js';
+import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
+import { UploadService } from './ingest/uploads/upload-service.js';
+import { createBatchLog } from './log/create-batch-log.js';
+import type { BatchLog } from './log/batch-log.js';
+import type { Logger } from './observability/logger.js';
+import { createRegistry } from './observability/metrics.js';
+import { StatsSnapshot } from './query/stats-snapshot.js';
+import { createMetaStore, createSeriesStore } from './store/create-stores.js';
+import type { MetaStore } from './store/meta-store.js';
+import type { SeriesStore } from './store/series-store.js';
+import { DatasetService } from './datasets/dataset-service.js';
+import { QueryService } from './query/query-service.js';
+
+/**
+ * One running Sluice: the stores, the pipeline (spool → decode → BatchLog → Applier) and the services
+ * the HTTP routes call. `start` opens everything, rebuilds in-memory state, and resumes unfinished
+ * uploads; `close` stops in the reverse order.
+ */
+export class Sluice {
+  readonly registry = new DatasetRegistry();
+  readonly snapshot = new StatsSnapshot();
+  readonly metrics: Registry;
+  readonly ingestMetrics: IngestMetrics;
+  readonly meta: MetaStore;
+  readonly series: SeriesStore;
+  readonly batchLog: BatchLog;
+  readonly auth: Authenticator;
+  readonly lifecycle: UploadLifecycle;
+  readonly uploads: UploadService;
+  readonly datasets: DatasetService;
+  readonly queue: UploadQueue;
+  readonly applier: Applier;
+  readonly queries: QueryService;
+  private ready = false;
+
+  constructor(
+    readonly config: Readonly<SluiceConfig>,
+    readonly log: Logger,
+  ) {
+    if (config.database_url || config.nats_url)
+      throw new SluiceError(
+        'config_invalid',
+        'Cluster mode (database_url / nats_url) is not available in this version; unset SLUICE_DATABASE_URL and SLUICE_NATS_URL to run embedded',
+      );
+    fs.mkdirSync(config.data_dir, { recursive: true });
+    this.metrics = createRegistry();
+    this.ingestMetrics = new IngestMetrics(this.metrics);
+    this.meta = createMetaStore('sqlite', { path: path.join(config.data_dir, 'meta.sqlite') });
+    this.series = createSeriesStore('duckdb', { path: path.join(config.data_dir, 'series.duckdb') });
+    this.batchLog = createBatchLog('local', { dir: path.join(config.data_dir, 'batchlog') });
+    this.auth = new Authenticator(this.meta);
+    const spool = new Spool(config.data_dir);
+    const versions = new ReplaceVersions(this.meta, this.registry, this.snapshot, log);
+    this.lifecycle = new UploadLifecycle(this.meta, versions, this.ingestMetrics, log);
+    this.lifecycle.onFinished((row) => {
+      if (config.ingest.keep_files === 'never') spool.remove(row.id);
+    });
+    const processor = new UploadProcessor({
+      config,
+      registry: this.registry,
+      meta: this.meta,
+      batchLog: this.batchLog,
+      spool,
+      lifecycle: this.lifecycle,
+      log,
+    });
+    this.queue = new UploadQueue(
+      config.ingest.workers,
+      (id) => processor.process(id),
+      (depth) => this.ingestMetrics.queueDepth.set(depth),
+    );
+    this.uploads = new UploadService({
+      config,
+      registry: this.registry,
+      meta: this.meta,
+      spool,
+      queue: this.queue,
+      lifecycle: this.lifecycle,
+      metrics: this.ingestMetrics,
+      log,
+    });
+    this.applier = new Applier({
+      registry: this.registry,
+      meta: this.meta,
+      series: this.series,
+      snapshot: this.snapshot,
+      versions,
+      lifecycle: this.lifecycle,
+      metrics: this.ingestMetrics,
+      log,
+    });
+    this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
+    this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async start(): Promise<void> {
+    const started = Date.now();
+    await this.meta.init();
+    await this.series.init();
+    await this.batchLog.init();
+    await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
+    await this.datasets.load(this.config.datasets);
+    await this.applier.rebuild();
+    const resumed = await this.uploads.resumeUnfinished();
+    this.batchLog.consume((batch) => this.applier.apply(batch));
+    this.ready = true;
+    this.log.info(
+      {
+        ms: Date.now() - started,
+        datasets: this.registry.list().length,
+        resumed,
+        dataDir: this.config.data_dir,
+      },
+      'sluice ready',
+    );
+  }
+
+  /** Waits until every queued upload is decoded and every logged batch applied (tests, shutdown). */
+  async settle(): Promise<void> {
+    await this.queue.idle();
+    await this.batchLog.drained();
+  }
+
+  async close(): Promise<void> {
+    this.ready = false;
+    this.lifecycle.abortAll();
+    await this.queue.idle();
+    await this.batchLog.close();
+    await this.series.close();
+    await this.meta.close();
+  }
+}
