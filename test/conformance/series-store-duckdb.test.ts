@@ -1,0 +1,166 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
+import { isSluiceError } from '../../src/core/errors.js';
+import { DuckDbSeriesStore } from '../../src/store/duckdb/duckdb-series-store.js';
+import { readingRows, readingsBatch, readingsLayout } from './series-fixtures.js';
+import { runSeriesStoreConformance } from './series-store.js';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-'));
+}
+
+runSeriesStoreConformance('duckdb (file)', async () => {
+  const dir = tempDir();
+  const store = new DuckDbSeriesStore({ path: path.join(dir, 'series.duckdb'), threads: 1 });
+  await store.init();
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('DuckDbSeriesStore', () => {
+  let dir: string;
+  const layout = readingsLayout();
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('works in memory', async () => {
+    const store = new DuckDbSeriesStore({ path: ':memory:', threads: 1 });
+    await store.init();
+    await store.append(layout, readingsBatch(readingRows(10)));
+    expect(await store.count(layout)).toBe(10);
+    await store.close();
+  });
+
+  it('keeps data and applied batch ids across close and reopen', async () => {
+    const file = path.join(dir, 'series.duckdb');
+    const first = new DuckDbSeriesStore({ path: file, threads: 1 });
+    await first.init();
+    await first.append(layout, readingsBatch(readingRows(123)));
+    await first.close();
+    const second = new DuckDbSeriesStore({ path: file, threads: 1 });
+    await second.init();
+    expect(await second.count(layout)).toBe(123);
+    expect(await second.isApplied('upload-1:0')).toBe(true);
+    expect((await second.append(layout, readingsBatch(readingRows(123)))).applied).toBe(false);
+    await second.close();
+  });
+
+  it('keeps an acknowledged append when the process is killed without closing', async () => {
+    const file = path.join(dir, 'series.duckdb');
+    const storeUrl = pathToFileURL(path.resolve('src/store/duckdb/duckdb-series-store.ts')).href;
+    const fixturesUrl = pathToFileURL(path.resolve('test/conformance/series-fixtures.ts')).href;
+    const script = `
+      import { DuckDbSeriesStore } from ${JSON.stringify(storeUrl)};
+      import { readingRows, readingsBatch, readingsLayout } from ${JSON.stringify(fixturesUrl)};
+      const store = new DuckDbSeriesStore({ path: ${JSON.stringify(file)}, threads: 1 });
+      await store.init();
+      const r = await store.append(readingsLayout(), readingsBatch(readingRows(777)));
+      process.stdout.write('appended ' + r.inserted + '\\n');
+      setInterval(() => undefined, 1000);
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      child.on('exit', (code) => reject(new Error(`child exited (${code}) before appending: ${stderr}`)));
+    });
+    expect(line).toBe('appended 777');
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const store = new DuckDbSeriesStore({ path: file, threads: 1 });
+    await store.init();
+    expect(await store.count(layout)).toBe(777);
+    expect(await store.isApplied('upload-1:0')).toBe(true);
+    await store.close();
+  }, 30_000);
+
+  it('refuses a layout that no longer matches the stored table', async () => {
+    const store = new DuckDbSeriesStore({ path: path.join(dir, 'series.duckdb'), threads: 1 });
+    await store.init();
+    await store.ensureDataset(layout);
+    await store.ensureDataset(layout);
+    const changed = layoutOf(
+      datasetSchema.parse({
+        ...layout.spec,
+        columns: [...layout.spec.columns, { name: 'humidity', type: 'number', role: 'field' }],
+      }),
+    );
+    const err: unknown = await store.ensureDataset(changed).catch((e: unknown) => e);
+    expect(isSluiceError(err) && err.code).toBe('internal');
+    expect(String(err)).toMatch(/humidity/);
+    await store.close();
+    // A fresh process sees the same mismatch: the check reads the table, not a cache.
+    const again = new DuckDbSeriesStore({ path: path.join(dir, 'series.duckdb'), threads: 1 });
+    await again.init();
+    await expect(again.ensureDataset(changed)).rejects.toSatisfy(isSluiceError);
+    await again.ensureDataset(layout);
+    await again.close();
+  });
+
+  it('refuses column names that collide with the reserved ones', async () => {
+    const store = new DuckDbSeriesStore({ path: ':memory:', threads: 1 });
+    await store.init();
+    const clash = layoutOf(
+      datasetSchema.parse({
+        name: 'clash',
+        columns: [
+          { name: 'Time', type: 'string', role: 'key' },
+          { name: 'v', type: 'number', role: 'field' },
+        ],
+      }),
+    );
+    await expect(store.ensureDataset(clash)).rejects.toThrow(/collides/);
+    await store.close();
+  });
+
+  it('quotes identifiers, so odd but valid column names work', async () => {
+    const store = new DuckDbSeriesStore({ path: ':memory:', threads: 1 });
+    await store.init();
+    const odd = layoutOf(
+      datasetSchema.parse({
+        name: 'odd',
+        columns: [
+          { name: 'select', type: 'string', role: 'key' },
+          { name: 'from', type: 'number', role: 'field' },
+        ],
+      }),
+    );
+    const batch = {
+      ...readingsBatch(readingRows(4), { dataset: 'odd' }),
+      keys: [['a', 'b', 'a', 'b']],
+      timeUs: null,
+      fields: [Float64Array.of(1, 2, 3, 4)],
+      payloads: [],
+      attributes: [],
+    };
+    await store.append(odd, batch);
+    expect(await store.latest(odd, { select: ['a'] })).toMatchObject({
+      keys: ['a'],
+      timeUs: null,
+      fields: [3],
+    });
+    await store.close();
+  });
+});
