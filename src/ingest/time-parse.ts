@@ -1,0 +1,378 @@
+/**
+ * Event-time parsing to microseconds since the epoch.
+ *
+ * The common shapes (epoch digits, RFC 3339, `YYYY-MM-DD HH:MM:SS +0200 CEST`) are parsed by hand with
+ * `charCodeAt`, because this runs once per row and `Date.parse` or a regex would dominate the decoder.
+ */
+
+const US_PER_SECOND = 1_000_000;
+const US_PER_DAY = 86_400 * US_PER_SECOND;
+
+/** Epoch magnitudes: below 1e11 is seconds (until year 5138), then ms, µs, ns. */
+const EPOCH_SECONDS_BELOW = 1e11;
+const EPOCH_MS_BELOW = 1e14;
+const EPOCH_US_BELOW = 1e17;
+
+const C_0 = 48;
+const C_9 = 57;
+const C_PLUS = 43;
+const C_MINUS = 45;
+const C_DOT = 46;
+const C_COMMA = 44;
+const C_COLON = 58;
+const C_SPACE = 32;
+
+/**
+ * Parses a time to microseconds since the epoch, or undefined when the text is not a time.
+ * Without a declared `format`: epoch s/ms/µs/ns by magnitude, RFC 3339 / ISO 8601 (date-only too),
+ * and `YYYY-MM-DD HH:MM:SS[.f] [+hhmm|+hh:mm|Z|UTC] [zone name]` as printed by Go's `time.String()`.
+ * A time without an offset is UTC. Sub-microsecond digits are truncated.
+ */
+export function parseTimeToUs(text: string, format?: string): number | undefined {
+  if (format !== undefined) return compileFormat(format)(text);
+  let s = text;
+  const n = s.length;
+  if (n === 0) return undefined;
+  if (s.charCodeAt(0) === C_SPACE || s.charCodeAt(n - 1) === C_SPACE) {
+    s = s.trim();
+    if (s.length === 0) return undefined;
+  }
+  const c0 = s.charCodeAt(0);
+  if (c0 === C_MINUS || c0 === C_PLUS) return parseEpochText(s);
+  if (c0 < C_0 || c0 > C_9) return undefined;
+  // Four digits then '-' is a calendar date; any other digit run is an epoch number.
+  if (s.length >= 10 && s.charCodeAt(4) === C_MINUS && isDigits(s, 0, 4)) return parseCalendar(s);
+  return parseEpochText(s);
+}
+
+/** Converts an epoch number (NDJSON numeric time) to µs, choosing the unit by magnitude. */
+export function epochNumberToUs(value: number): number | undefined {
+  if (!Number.isFinite(value)) return undefined;
+  const a = Math.abs(value);
+  let us: number;
+  if (a < EPOCH_SECONDS_BELOW) us = value * US_PER_SECOND;
+  else if (a < EPOCH_MS_BELOW) us = value * 1000;
+  else if (a < EPOCH_US_BELOW) us = value;
+  else us = value / 1000;
+  return Math.trunc(us);
+}
+
+function isDigits(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < C_0 || c > C_9) return false;
+  }
+  return true;
+}
+
+/** Reads `count` digits at `at`; -1 when any is not a digit. */
+function digitsAt(s: string, at: number, count: number): number {
+  if (at + count > s.length) return -1;
+  let v = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = s.charCodeAt(i) - C_0;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+function parseEpochText(s: string): number | undefined {
+  const n = s.length;
+  let i = 0;
+  let negative = false;
+  const c0 = s.charCodeAt(0);
+  if (c0 === C_MINUS || c0 === C_PLUS) {
+    negative = c0 === C_MINUS;
+    i = 1;
+  }
+  const intStart = i;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c < C_0 || c > C_9) break;
+    i++;
+  }
+  const intEnd = i;
+  if (intEnd === intStart) return undefined;
+  let fracStart = intEnd;
+  let fracEnd = intEnd;
+  if (i < n) {
+    if (s.charCodeAt(i) !== C_DOT) return undefined;
+    fracStart = ++i;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < C_0 || c > C_9) return undefined;
+      i++;
+    }
+    fracEnd = i;
+  }
+  // Split off the last three integer digits so nanosecond values stay exact after dropping them.
+  const splitAt = Math.max(intStart, intEnd - 3);
+  let high = 0;
+  for (let k = intStart; k < splitAt; k++) high = high * 10 + (s.charCodeAt(k) - C_0);
+  let low3 = 0;
+  for (let k = splitAt; k < intEnd; k++) low3 = low3 * 10 + (s.charCodeAt(k) - C_0);
+  const value = high * 1000 + low3;
+  let us: number;
+  if (value < EPOCH_SECONDS_BELOW) us = value * US_PER_SECOND + fractionDigits(s, fracStart, fracEnd, 6);
+  else if (value < EPOCH_MS_BELOW) us = value * 1000 + fractionDigits(s, fracStart, fracEnd, 3);
+  else if (value < EPOCH_US_BELOW) us = value;
+  else us = high;
+  return negative ? -us : us;
+}
+
+/** The first `width` digits of a fraction, right-padded with zeros (e.g. `.5` at width 6 is 500000). */
+function fractionDigits(s: string, from: number, to: number, width: number): number {
+  let v = 0;
+  for (let k = 0; k < width; k++) {
+    const i = from + k;
+    v = v * 10 + (i < to ? s.charCodeAt(i) - C_0 : 0);
+  }
+  return v;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+function civilToUs(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number | undefined {
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  return daysFromCivil(year, month, day) * US_PER_DAY + ((hour * 60 + minute) * 60 + second) * US_PER_SECOND;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+function parseCalendar(s: string): number | undefined {
+  const n = s.length;
+  const year = digitsAt(s, 0, 4);
+  const month = digitsAt(s, 5, 2);
+  const day = digitsAt(s, 8, 2);
+  if (year < 0 || month < 0 || day < 0 || s.charCodeAt(7) !== C_MINUS) return undefined;
+  if (n === 10) return civilToUs(year, month, day, 0, 0, 0);
+  const sep = s.charCodeAt(10);
+  if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== C_SPACE) return undefined;
+  const hour = digitsAt(s, 11, 2);
+  const minute = digitsAt(s, 14, 2);
+  if (hour < 0 || minute < 0 || s.charCodeAt(13) !== C_COLON) return undefined;
+  let i = 16;
+  let second = 0;
+  if (i < n && s.charCodeAt(i) === C_COLON) {
+    second = digitsAt(s, i + 1, 2);
+    if (second < 0) return undefined;
+    i += 3;
+  }
+  let fracUs = 0;
+  if (i < n && (s.charCodeAt(i) === C_DOT || s.charCodeAt(i) === C_COMMA)) {
+    const fracStart = ++i;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < C_0 || c > C_9) break;
+      i++;
+    }
+    if (i === fracStart) return undefined;
+    fracUs = fractionDigits(s, fracStart, i, 6);
+  }
+  const base = civilToUs(year, month, day, hour, minute, second);
+  if (base === undefined) return undefined;
+  const zone = parseZone(s, i);
+  if (zone === undefined) return undefined;
+  return base + fracUs - zone * 60 * US_PER_SECOND;
+}
+
+/**
+ * Parses what may follow the clock: an optional space, an offset (`Z`, `+02`, `+0200`, `+02:00`) or
+ * `UTC`/`GMT`, then an optional zone name (`CEST`, or Go's `+03` for unnamed zones) and Go's monotonic
+ * clock suffix (` m=+0.001`). Returns the offset in minutes, or undefined when the tail is not a zone.
+ */
+function parseZone(s: string, start: number): number | undefined {
+  const n = s.length;
+  let i = start;
+  if (i === n) return 0;
+  if (s.charCodeAt(i) === C_SPACE) i++;
+  if (i === n) return undefined;
+  let offset = 0;
+  let sawOffset = false;
+  const c = s.charCodeAt(i);
+  if (c === 90 /* Z */ || c === 122 /* z */) {
+    i++;
+    sawOffset = true;
+  } else if (c === C_PLUS || c === C_MINUS) {
+    const hh = digitsAt(s, i + 1, 2);
+    if (hh < 0 || hh > 23) return undefined;
+    i += 3;
+    let mm = 0;
+    if (i < n && s.charCodeAt(i) === C_COLON) i++;
+    if (i + 1 < n && s.charCodeAt(i) >= C_0 && s.charCodeAt(i) <= C_9) {
+      mm = digitsAt(s, i, 2);
+      if (mm < 0 || mm > 59) return undefined;
+      i += 2;
+    }
+    offset = (hh * 60 + mm) * (c === C_MINUS ? -1 : 1);
+    sawOffset = true;
+  }
+  if (i < n && sawOffset) {
+    if (s.charCodeAt(i) !== C_SPACE) return undefined;
+    i++;
+  }
+  // A zone name, informational when an offset was given; alone only UTC/GMT have a known offset.
+  if (i < n && s.charCodeAt(i) !== 109 /* m */) {
+    const nameStart = i;
+    if (s.charCodeAt(i) === C_PLUS || s.charCodeAt(i) === C_MINUS) i++;
+    while (i < n && (isLetter(s.charCodeAt(i)) || (s.charCodeAt(i) >= C_0 && s.charCodeAt(i) <= C_9))) i++;
+    if (i === nameStart) return undefined;
+    if (!sawOffset) {
+      const name = s.slice(nameStart, i);
+      if (name !== 'UTC' && name !== 'GMT') return undefined;
+    }
+    if (i < n) {
+      if (s.charCodeAt(i) !== C_SPACE) return undefined;
+      i++;
+    }
+  } else if (!sawOffset) {
+    return undefined;
+  }
+  if (i < n) {
+    // Go appends the monotonic clock reading as ` m=+0.000000001`; it says nothing about wall time.
+    if (s.charCodeAt(i) !== 109 || s.charCodeAt(i + 1) !== 61 /* = */) return undefined;
+  }
+  return offset;
+}
+
+// ---- declared formats -------------------------------------------------------------------------
+
+type FormatToken = 'YYYY' | 'MM' | 'DD' | 'HH' | 'mm' | 'ss' | 'SSS' | 'Z' | 'zz';
+type FormatPart = { readonly token: FormatToken } | { readonly literal: string };
+type CompiledFormat = (text: string) => number | undefined;
+
+const TOKENS: readonly FormatToken[] = ['YYYY', 'SSS', 'MM', 'DD', 'HH', 'mm', 'ss', 'zz', 'Z'];
+const compiledFormats = new Map<string, CompiledFormat>();
+
+/**
+ * Compiles a declared format once. Tokens: `YYYY MM DD HH mm ss` (fixed width), `SSS` (1 to 9
+ * fraction digits), `Z` (`Z`, `+hh`, `+hhmm`, `+hh:mm`), `zz` (a zone name, ignored); `[text]` and
+ * any other character are literal.
+ */
+export function compileFormat(format: string): CompiledFormat {
+  const cached = compiledFormats.get(format);
+  if (cached !== undefined) return cached;
+  const parts: FormatPart[] = [];
+  let literal = '';
+  for (let i = 0; i < format.length;) {
+    if (format[i] === '[') {
+      const close = format.indexOf(']', i + 1);
+      const end = close < 0 ? format.length : close;
+      literal += format.slice(i + 1, end);
+      i = end + 1;
+      continue;
+    }
+    const token = TOKENS.find((t) => format.startsWith(t, i));
+    if (token === undefined) {
+      literal += format[i];
+      i++;
+      continue;
+    }
+    if (literal !== '') parts.push({ literal });
+    literal = '';
+    parts.push({ token });
+    i += token.length;
+  }
+  if (literal !== '') parts.push({ literal });
+  const compiled: CompiledFormat = (text) => parseWithParts(parts, text);
+  compiledFormats.set(format, compiled);
+  return compiled;
+}
+
+function parseWithParts(parts: readonly FormatPart[], s: string): number | undefined {
+  let year = 1970;
+  let month = 1;
+  let day = 1;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let fracUs = 0;
+  let offset = 0;
+  let i = 0;
+  const n = s.length;
+  for (const part of parts) {
+    if ('literal' in part) {
+      if (!s.startsWith(part.literal, i)) return undefined;
+      i += part.literal.length;
+      continue;
+    }
+    switch (part.token) {
+      case 'YYYY':
+        year = digitsAt(s, i, 4);
+        i += 4;
+        if (year < 0) return undefined;
+        break;
+      case 'SSS': {
+        const start = i;
+        while (i < n && i - start < 9 && s.charCodeAt(i) >= C_0 && s.charCodeAt(i) <= C_9) i++;
+        if (i === start) return undefined;
+        fracUs = fractionDigits(s, start, i, 6);
+        break;
+      }
+      case 'Z': {
+        const c = s.charCodeAt(i);
+        if (c === 90 || c === 122) {
+          i++;
+          offset = 0;
+          break;
+        }
+        if (c !== C_PLUS && c !== C_MINUS) return undefined;
+        const hh = digitsAt(s, i + 1, 2);
+        if (hh < 0) return undefined;
+        i += 3;
+        if (s.charCodeAt(i) === C_COLON) i++;
+        let mm = 0;
+        const m2 = digitsAt(s, i, 2);
+        if (m2 >= 0) {
+          mm = m2;
+          i += 2;
+        }
+        offset = (hh * 60 + mm) * (c === C_MINUS ? -1 : 1);
+        break;
+      }
+      case 'zz': {
+        const start = i;
+        while (i < n && isLetter(s.charCodeAt(i))) i++;
+        if (i === start) return undefined;
+        break;
+      }
+      default: {
+        const v = digitsAt(s, i, 2);
+        i += 2;
+        if (v < 0) return undefined;
+        if (part.token === 'MM') month = v;
+        else if (part.token === 'DD') day = v;
+        else if (part.token === 'HH') hour = v;
+        else if (part.token === 'mm') minute = v;
+        else second = v;
+      }
+    }
+  }
+  if (i !== n) return undefined;
+  const base = civilToUs(year, month, day, hour, minute, second);
+  return base === undefined ? undefined : base + fracUs - offset * 60 * US_PER_SECOND;
+}
