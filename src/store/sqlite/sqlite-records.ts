@@ -27,6 +27,22 @@ interface Reader {
   readonly byKey: Statement;
 }
 
+/**
+ * Inserts go through a multi-row statement: binding and stepping one statement per 64 rows costs
+ * about half as much as one per row (measured on 8192-row batches).
+ */
+const ROWS_PER_INSERT = 64;
+const MAX_BOUND_PARAMS = 30_000;
+
+interface Insert {
+  readonly shape: TableShape;
+  /** Bound parameters per row. */
+  readonly width: number;
+  readonly rowsPerStatement: number;
+  readonly many: Statement;
+  readonly one: Statement;
+}
+
 /** Raw row as selected: k, time_us, time_text, f*, p*, a*, line. */
 type RawRow = unknown[];
 
@@ -74,7 +90,7 @@ function toRecord(row: RawRow, shape: TableShape): KeyedRecord {
  * `get` is one statement step. This assumes one process owns the database, as in embedded mode.
  */
 export class SqliteRecords {
-  private readonly inserts = new Map<string, { shape: TableShape; stmt: Statement }>();
+  private readonly inserts = new Map<string, Insert>();
   private readonly readers = new Map<string, Reader>();
   /** dataset -> reader of its current version, or null when none is published. */
   private readonly current = new Map<string, Reader | null>();
@@ -302,28 +318,33 @@ export class SqliteRecords {
     return reader;
   }
 
-  private insertFor(dataset: string, version: number): { shape: TableShape; stmt: Statement } {
+  private insertFor(dataset: string, version: number): Insert {
     const table = recordTableName(dataset, version);
     let insert = this.inserts.get(table);
     if (insert === undefined) {
       const shape = this.shapeOf(table);
       const cols = columnList(shape);
-      const marks = cols
-        .split(', ')
-        .map(() => '?')
-        .join(', ');
-      // OR IGNORE: the first row with a key wins; `changes` tells inserted from duplicate.
+      const width = cols.split(', ').length;
+      const tuple = `(${new Array<string>(width).fill('?').join(', ')})`;
+      const rowsPerStatement = Math.max(1, Math.min(ROWS_PER_INSERT, Math.floor(MAX_BOUND_PARAMS / width)));
+      // OR IGNORE: the first row with a key wins, also between rows of one multi-row statement;
+      // `changes` counts the rows actually inserted, the rest are duplicates.
+      const sql = (rows: number): string =>
+        `INSERT OR IGNORE INTO "${table}" (${cols}) VALUES ${new Array<string>(rows).fill(tuple).join(', ')}`;
       insert = {
         shape,
-        stmt: this.db.prepare(`INSERT OR IGNORE INTO "${table}" (${cols}) VALUES (${marks})`),
+        width,
+        rowsPerStatement,
+        many: this.db.prepare(sql(rowsPerStatement)),
+        one: this.db.prepare(sql(1)),
       };
       this.inserts.set(table, insert);
     }
     return insert;
   }
 
-  private insertRows(insert: { shape: TableShape; stmt: Statement }, batch: ColumnarBatch): number {
-    const { shape, stmt } = insert;
+  private insertRows(insert: Insert, batch: ColumnarBatch): number {
+    const { shape, width, rowsPerStatement, many, one } = insert;
     if (
       batch.fields.length !== shape.fields ||
       batch.payloads.length !== shape.payloads ||
@@ -332,31 +353,38 @@ export class SqliteRecords {
       throw new SluiceError('internal', `batch ${batch.id} does not match the columns of its version`);
     }
     const keyColumns = batch.keys;
-    const params: (string | number | null)[] = new Array(
-      4 + shape.fields + shape.payloads + shape.attributes,
-    );
+    const params: (string | number | null)[] = new Array(width * rowsPerStatement);
+    const single: (string | number | null)[] = new Array(width);
+    const full = batch.length - (batch.length % rowsPerStatement);
     let inserted = 0;
+    let p = 0;
     for (let row = 0; row < batch.length; row++) {
-      let p = 0;
+      // Rows past the last full statement go one by one into `single`.
+      const target = row < full ? params : single;
+      if (row >= full) p = 0;
       if (keyColumns.length === 1) {
-        params[p++] = keyColumns[0][row];
+        target[p++] = keyColumns[0][row];
       } else {
         let key = keyColumns[0][row];
         for (let k = 1; k < keyColumns.length; k++) key += KEY_SEPARATOR + keyColumns[k][row];
-        params[p++] = key;
+        target[p++] = key;
       }
       const t = batch.timeUs === null ? NaN : batch.timeUs[row];
-      params[p++] = Number.isNaN(t) ? null : t;
-      params[p++] = batch.timeText === null ? null : batch.timeText[row];
+      target[p++] = Number.isNaN(t) ? null : t;
+      target[p++] = batch.timeText === null ? null : batch.timeText[row];
       for (const column of batch.fields) {
         const v = column[row];
-        params[p++] = Number.isNaN(v) ? null : v;
+        target[p++] = Number.isNaN(v) ? null : v;
       }
-      for (const column of batch.payloads) params[p++] = column[row];
-      for (const column of batch.attributes) params[p++] = column[row];
-      params[p] = batch.lines[row];
+      for (const column of batch.payloads) target[p++] = column[row];
+      for (const column of batch.attributes) target[p++] = column[row];
+      target[p++] = batch.lines[row];
       // Spread, not an array argument: better-sqlite3 binds spread arguments measurably faster.
-      inserted += stmt.run(...params).changes;
+      if (target === single) inserted += one.run(...single).changes;
+      else if (p === params.length) {
+        inserted += many.run(...params).changes;
+        p = 0;
+      }
     }
     return inserted;
   }
