@@ -1,0 +1,224 @@
+import type { DatasetLayout } from '../core/dataset.js';
+import { SluiceError } from '../core/errors.js';
+import { FieldStats } from './field-stats.js';
+import type { QuantileSketchOptions } from './quantile-sketch.js';
+
+/**
+ * The in-memory statistics behind `GET /v1/datasets/{name}/stats`: answered from memory, never from
+ * a scan. The Applier folds every applied batch in; at start the snapshot is rebuilt by scanning the
+ * store. Per dataset it keeps one accumulator per field for the whole dataset, and, for each key
+ * column separately, one per field per distinct key value.
+ */
+
+export interface FieldSummary {
+  count: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  /** Population standard deviation (divides by n, like DuckDB's `stddev_pop`). */
+  stddev: number | null;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  /** Value at the earliest event time (the first row seen wins ties); null without a time column. */
+  first: { time: string; value: number } | null;
+  /** Value at the latest event time (the last row seen wins ties); null without a time column. */
+  last: { time: string; value: number } | null;
+}
+
+/** The columns the snapshot reads; `ColumnarBatch` and `ScanChunk` both fit. */
+export interface StatsColumns {
+  length: number;
+  keys: string[][];
+  timeUs: Float64Array | null;
+  fields: Float64Array[];
+}
+
+/**
+ * The whole-dataset sketches see every value, so a larger buffer buys throughput; per-key sketches
+ * are many and mostly small, so theirs stays small. One shared options object keeps each sketch
+ * from holding its own.
+ */
+const WHOLE_SKETCH: QuantileSketchOptions = { maxBuffer: 4096 };
+const PER_KEY_SKETCH: QuantileSketchOptions = { maxBuffer: 256 };
+
+class DatasetStats {
+  readonly fieldNames: readonly string[];
+  readonly keyColumns: readonly string[];
+  rows = 0;
+  readonly whole: FieldStats[];
+  /** One index per key column: key value to that key's accumulators, one per field. */
+  readonly byKey: Map<string, FieldStats[]>[];
+
+  constructor(layout: DatasetLayout) {
+    this.fieldNames = layout.fields.map((c) => c.name);
+    this.keyColumns = layout.keys.map((c) => c.name);
+    this.whole = this.fieldNames.map(() => new FieldStats(WHOLE_SKETCH));
+    this.byKey = this.keyColumns.map(() => new Map());
+  }
+
+  fits(layout: DatasetLayout): boolean {
+    return (
+      sameNames(
+        this.fieldNames,
+        layout.fields.map((c) => c.name),
+      ) &&
+      sameNames(
+        this.keyColumns,
+        layout.keys.map((c) => c.name),
+      )
+    );
+  }
+}
+
+export class StatsSnapshot {
+  private readonly datasets = new Map<string, DatasetStats>();
+
+  /**
+   * Fold the rows of a batch (or scan chunk) into the dataset's snapshot. `keep[i]===0` skips row i.
+   * A layout whose key or field columns differ from the ones the snapshot was built with is a bug
+   * in the caller (it must `clear` and rebuild after a schema change), so it throws.
+   */
+  add(layout: DatasetLayout, cols: StatsColumns, keep?: Uint8Array): void {
+    const name = layout.spec.name;
+    let stats = this.datasets.get(name);
+    if (stats === undefined) {
+      stats = new DatasetStats(layout);
+      this.datasets.set(name, stats);
+    } else if (!stats.fits(layout)) {
+      throw new SluiceError('internal', `the stats snapshot of ${name} was built for other columns`);
+    }
+    if (cols.fields.length !== stats.fieldNames.length || cols.keys.length !== stats.keyColumns.length)
+      throw new SluiceError('internal', `batch columns do not match the layout of ${name}`);
+
+    const n = cols.length;
+    const times = cols.timeUs;
+    let kept = n;
+    if (keep !== undefined) {
+      kept = 0;
+      for (let i = 0; i < n; i++) if (keep[i] !== 0) kept++;
+    }
+    if (kept === 0) return;
+    stats.rows += kept;
+
+    // Field by field for the whole dataset: one accumulator per tight loop.
+    for (let f = 0; f < stats.whole.length; f++) {
+      const acc = stats.whole[f];
+      const values = cols.fields[f];
+      for (let i = 0; i < n; i++) {
+        if (keep !== undefined && keep[i] === 0) continue;
+        acc.add(values[i], times === null ? NaN : times[i]);
+      }
+    }
+
+    for (let k = 0; k < stats.byKey.length; k++) {
+      const index = stats.byKey[k];
+      const keyValues = cols.keys[k];
+      // Rows of one key often come together; remembering the last one skips most map lookups.
+      let lastKey: string | undefined;
+      let accs: FieldStats[] | undefined;
+      for (let i = 0; i < n; i++) {
+        if (keep !== undefined && keep[i] === 0) continue;
+        const key = keyValues[i];
+        if (key !== lastKey || accs === undefined) {
+          accs = index.get(key);
+          if (accs === undefined) {
+            accs = stats.fieldNames.map(() => new FieldStats(PER_KEY_SKETCH));
+            index.set(key, accs);
+          }
+          lastKey = key;
+        }
+        const t = times === null ? NaN : times[i];
+        for (let f = 0; f < accs.length; f++) accs[f].add(cols.fields[f][i], t);
+      }
+    }
+  }
+
+  /**
+   * Summary for the whole dataset, or for rows whose key column `keyColumn` equals `keyValue`.
+   * undefined when the dataset or the key value has no rows (or `keyColumn` is not a key column).
+   */
+  summary(dataset: string, keyColumn?: string, keyValue?: string): Record<string, FieldSummary> | undefined {
+    const stats = this.datasets.get(dataset);
+    if (stats === undefined || stats.rows === 0) return undefined;
+    const accs = keyColumn === undefined ? stats.whole : keyed(stats, keyColumn, keyValue);
+    if (accs === undefined) return undefined;
+    // fromEntries defines own properties, so a field named `__proto__` stays a field.
+    return Object.fromEntries(stats.fieldNames.map((name, f) => [name, summarize(accs[f])]));
+  }
+
+  /** Number of distinct values seen for a key column (for listings). */
+  keyCount(dataset: string, keyColumn: string): number {
+    const stats = this.datasets.get(dataset);
+    if (stats === undefined) return 0;
+    const k = stats.keyColumns.indexOf(keyColumn);
+    return k < 0 ? 0 : stats.byKey[k].size;
+  }
+
+  /** Forget a dataset (dropped, or replaced by a new version). */
+  clear(dataset: string): void {
+    this.datasets.delete(dataset);
+  }
+
+  /**
+   * Swap in the dataset's state from a snapshot built aside (replace mode builds the next version's
+   * snapshot while readers use the current one). The state moves: `from` forgets the dataset. When
+   * `from` has nothing for it, the dataset ends up empty here too.
+   */
+  replace(dataset: string, from: StatsSnapshot): void {
+    const next = from.datasets.get(dataset);
+    from.datasets.delete(dataset);
+    if (next === undefined) this.datasets.delete(dataset);
+    else this.datasets.set(dataset, next);
+  }
+}
+
+function keyed(
+  stats: DatasetStats,
+  keyColumn: string,
+  keyValue: string | undefined,
+): FieldStats[] | undefined {
+  const k = stats.keyColumns.indexOf(keyColumn);
+  return k < 0 || keyValue === undefined ? undefined : stats.byKey[k].get(keyValue);
+}
+
+function summarize(acc: FieldStats): FieldSummary {
+  if (acc.count === 0)
+    return {
+      count: 0,
+      min: null,
+      max: null,
+      mean: null,
+      stddev: null,
+      p50: null,
+      p95: null,
+      p99: null,
+      first: null,
+      last: null,
+    };
+  return {
+    count: acc.count,
+    min: acc.min,
+    max: acc.max,
+    mean: acc.mean,
+    stddev: acc.stddev(),
+    p50: acc.quantile(0.5),
+    p95: acc.quantile(0.95),
+    p99: acc.quantile(0.99),
+    first:
+      acc.firstTimeUs === acc.firstTimeUs
+        ? { time: isoFromUs(acc.firstTimeUs), value: acc.firstValue }
+        : null,
+    last:
+      acc.lastTimeUs === acc.lastTimeUs ? { time: isoFromUs(acc.lastTimeUs), value: acc.lastValue } : null,
+  };
+}
+
+/** ISO 8601 in UTC with milliseconds; floor keeps times before 1970 in the right millisecond. */
+function isoFromUs(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,377 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, describe, expect, it } from 'vitest';
+import { datasetSchema, layoutOf, type DatasetInput, type DatasetLayout } from '../../src/core/dataset.js';
+import { SluiceError } from '../../src/core/errors.js';
+import { FieldStats } from '../../src/query/field-stats.js';
+import { StatsSnapshot, type StatsColumns } from '../../src/query/stats-snapshot.js';
+
+function layout(input: Partial<DatasetInput> = {}): DatasetLayout {
+  return layoutOf(
+    datasetSchema.parse({
+      name: 'requests',
+      columns: [
+        { name: 'endpoint', role: 'key' },
+        { name: 'user_id', role: 'key' },
+        { name: 'ts', type: 'time', role: 'time' },
+        { name: 'latency', type: 'number', role: 'field' },
+        { name: 'bytes', type: 'integer', role: 'field' },
+      ],
+      ...input,
+    }),
+  );
+}
+
+interface Row {
+  endpoint: string;
+  user: string;
+  timeUs: number;
+  latency: number;
+  bytes: number;
+}
+
+function columns(rows: Row[]): StatsColumns {
+  return {
+    length: rows.length,
+    keys: [rows.map((r) => r.endpoint), rows.map((r) => r.user)],
+    timeUs: Float64Array.from(rows.map((r) => r.timeUs)),
+    fields: [Float64Array.from(rows.map((r) => r.latency)), Float64Array.from(rows.map((r) => r.bytes))],
+  };
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const T0 = Date.UTC(2024, 0, 1) * 1000;
+
+function randomRows(n: number, seed: number): Row[] {
+  const rand = mulberry32(seed);
+  return Array.from({ length: n }, () => ({
+    endpoint: `/api/${Math.floor(rand() * 5)}`,
+    user: `u${Math.floor(rand() * 50)}`,
+    timeUs: T0 + Math.floor(rand() * 86_400e6),
+    latency: Math.exp(3 + rand() * 2) + rand(),
+    bytes: Math.floor(rand() * 10_000),
+  }));
+}
+
+/** Direct computation over plain values, in the definitions the API promises. */
+function direct(values: number[]) {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
+  return { count: n, min: Math.min(...values), max: Math.max(...values), mean, stddev: Math.sqrt(variance) };
+}
+
+function quantileCont(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const pos = q * (s.length - 1);
+  const i = Math.floor(pos);
+  return pos === i ? s[i]! : s[i]! + (pos - i) * (s[i + 1]! - s[i]!);
+}
+
+function expectClose(actual: number | null, expected: number): void {
+  expect(actual).not.toBeNull();
+  expect(Math.abs(actual! - expected)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(expected)));
+}
+
+function iso(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
+describe('StatsSnapshot', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('matches a direct computation for the whole dataset and for each key column', () => {
+    const l = layout();
+    const rows = randomRows(5000, 1);
+    const snap = new StatsSnapshot();
+    for (let i = 0; i < rows.length; i += 700) snap.add(l, columns(rows.slice(i, i + 700)));
+
+    const check = (subset: Row[], summary: ReturnType<StatsSnapshot['summary']>) => {
+      expect(summary).toBeDefined();
+      for (const field of ['latency', 'bytes'] as const) {
+        const values = subset.map((r) => r[field]);
+        const want = direct(values);
+        const got = summary![field]!;
+        expect(got.count).toBe(want.count);
+        expect(got.min).toBe(want.min);
+        expect(got.max).toBe(want.max);
+        expectClose(got.mean, want.mean);
+        expectClose(got.stddev, want.stddev);
+        // Per-key subsets here are small enough to be exact.
+        if (subset.length <= 256) expectClose(got.p50, quantileCont(values, 0.5));
+      }
+    };
+    check(rows, snap.summary('requests'));
+    for (const ep of ['/api/0', '/api/3'])
+      check(
+        rows.filter((r) => r.endpoint === ep),
+        snap.summary('requests', 'endpoint', ep),
+      );
+    for (const user of ['u0', 'u17', 'u49'])
+      check(
+        rows.filter((r) => r.user === user),
+        snap.summary('requests', 'user_id', user),
+      );
+    expect(snap.keyCount('requests', 'endpoint')).toBe(5);
+    expect(snap.keyCount('requests', 'user_id')).toBe(50);
+    expect(snap.keyCount('requests', 'latency')).toBe(0);
+    expect(snap.keyCount('nope', 'endpoint')).toBe(0);
+  });
+
+  it('agrees with DuckDB avg, stddev_pop and quantile_cont', async () => {
+    const instance = await DuckDBInstance.create(path.join(tmp, 'stats.duckdb'));
+    const conn = await instance.connect();
+    try {
+      await conn.run(
+        `CREATE TABLE t AS SELECT i % 3 AS k, 1e9 + ((i * 7919) % 10007) / 7.0 AS v FROM range(30000) r(i)`,
+      );
+      const rows = (await conn.runAndReadAll('SELECT k, v FROM t')).getRowObjectsJS();
+      const l = layout({
+        name: 'nums',
+        columns: [
+          { name: 'k', role: 'key' },
+          { name: 'v', type: 'number', role: 'field' },
+        ],
+      });
+      const snap = new StatsSnapshot();
+      snap.add(l, {
+        length: rows.length,
+        keys: [rows.map((r) => String(r.k))],
+        timeUs: null,
+        fields: [Float64Array.from(rows.map((r) => Number(r.v)))],
+      });
+      const agg = (
+        await conn.runAndReadAll(
+          `SELECT count(*) AS n, avg(v) AS mean, stddev_pop(v) AS sd,
+             quantile_cont(v, 0.49) AS p49, quantile_cont(v, 0.51) AS p51,
+             quantile_cont(v, 0.94) AS p94, quantile_cont(v, 0.96) AS p96,
+             quantile_cont(v, 0.98) AS p98, quantile_cont(v, 1.0) AS p100 FROM t`,
+        )
+      ).getRowObjectsJS()[0]!;
+      const s = snap.summary('nums')!.v!;
+      expect(s.count).toBe(Number(agg.n));
+      // Values near 1e9 with a spread of ~1000: the naive sum of squares would lose most digits.
+      expect(Math.abs(s.mean! - Number(agg.mean)) / Number(agg.mean)).toBeLessThan(1e-12);
+      expect(Math.abs(s.stddev! - Number(agg.sd)) / Number(agg.sd)).toBeLessThan(1e-9);
+      expect(s.p50!).toBeGreaterThanOrEqual(Number(agg.p49));
+      expect(s.p50!).toBeLessThanOrEqual(Number(agg.p51));
+      expect(s.p95!).toBeGreaterThanOrEqual(Number(agg.p94));
+      expect(s.p95!).toBeLessThanOrEqual(Number(agg.p96));
+      expect(s.p99!).toBeGreaterThanOrEqual(Number(agg.p98));
+      expect(s.p99!).toBeLessThanOrEqual(Number(agg.p100));
+      expect(s.first).toBeNull();
+      expect(s.last).toBeNull();
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
+
+  it('takes first and last by event time, whatever the arrival order', () => {
+    const l = layout();
+    const snap = new StatsSnapshot();
+    const row = (timeUs: number, latency: number): Row => ({
+      endpoint: '/a',
+      user: 'u',
+      timeUs,
+      latency,
+      bytes: 1,
+    });
+    snap.add(l, columns([row(T0 + 5_000_123, 5), row(T0 + 1_000_999, 1), row(T0 + 9_000_000, 9)]));
+    // Ties: the first row seen at the earliest time stays first; the last seen at the latest becomes last.
+    snap.add(l, columns([row(T0 + 1_000_999, 100), row(T0 + 9_000_000, 99), row(T0 + 3_000_000, 3)]));
+    const s = snap.summary('requests', 'endpoint', '/a')!.latency!;
+    expect(s.first).toEqual({ time: iso(T0 + 1_000_999), value: 1 });
+    expect(s.last).toEqual({ time: iso(T0 + 9_000_000), value: 99 });
+    expect(s.first!.time).toBe('2024-01-01T00:00:01.000Z');
+    expect(s.last!.time).toBe('2024-01-01T00:00:09.000Z');
+    expect(snap.summary('requests')!.latency!.first!.value).toBe(1);
+  });
+
+  it('formats times before 1970 in the right millisecond', () => {
+    const snap = new StatsSnapshot();
+    snap.add(layout(), columns([{ endpoint: '/a', user: 'u', timeUs: -1, latency: 1, bytes: 1 }]));
+    expect(snap.summary('requests')!.latency!.first!.time).toBe('1969-12-31T23:59:59.999Z');
+  });
+
+  it('skips rows whose keep flag is 0', () => {
+    const l = layout();
+    const rows = randomRows(200, 2);
+    const keep = Uint8Array.from(rows.map((_, i) => (i % 3 === 0 ? 0 : 1)));
+    const snap = new StatsSnapshot();
+    snap.add(l, columns(rows), keep);
+    const kept = rows.filter((_, i) => i % 3 !== 0);
+    const s = snap.summary('requests')!.latency!;
+    expect(s.count).toBe(kept.length);
+    expectClose(s.mean, direct(kept.map((r) => r.latency)).mean);
+    expectClose(
+      s.p50,
+      quantileCont(
+        kept.map((r) => r.latency),
+        0.5,
+      ),
+    );
+    // A key whose every row was skipped does not exist.
+    const only = [{ ...rows[0]!, user: 'ghost' }];
+    snap.add(l, columns(only), Uint8Array.of(0));
+    expect(snap.summary('requests', 'user_id', 'ghost')).toBeUndefined();
+    expect(snap.keyCount('requests', 'user_id')).toBe(new Set(kept.map((r) => r.user)).size);
+  });
+
+  it('treats NaN as missing', () => {
+    const l = layout();
+    const snap = new StatsSnapshot();
+    snap.add(
+      l,
+      columns([
+        { endpoint: '/a', user: 'u1', timeUs: T0, latency: NaN, bytes: 10 },
+        { endpoint: '/a', user: 'u1', timeUs: T0 + 1, latency: 4, bytes: NaN },
+        { endpoint: '/a', user: 'u2', timeUs: T0 + 2, latency: NaN, bytes: NaN },
+        { endpoint: '/a', user: 'u1', timeUs: T0 + 3, latency: 6, bytes: 20 },
+      ]),
+    );
+    const whole = snap.summary('requests')!;
+    expect(whole.latency).toMatchObject({ count: 2, min: 4, max: 6, mean: 5, stddev: 1, p50: 5 });
+    expect(whole.latency!.first!.value).toBe(4);
+    expect(whole.bytes).toMatchObject({ count: 2, min: 10, max: 20, mean: 15 });
+    expect(whole.bytes!.last!.value).toBe(20);
+    // u2 has a row but no values: it exists, with empty statistics.
+    expect(snap.summary('requests', 'user_id', 'u2')!.latency).toEqual({
+      count: 0,
+      min: null,
+      max: null,
+      mean: null,
+      stddev: null,
+      p50: null,
+      p95: null,
+      p99: null,
+      first: null,
+      last: null,
+    });
+  });
+
+  it('returns undefined for unknown datasets, key columns and key values', () => {
+    const snap = new StatsSnapshot();
+    expect(snap.summary('requests')).toBeUndefined();
+    snap.add(layout(), columns(randomRows(10, 3)));
+    expect(snap.summary('requests')).toBeDefined();
+    expect(snap.summary('requests', 'endpoint', '/nope')).toBeUndefined();
+    expect(snap.summary('requests', 'latency', '1')).toBeUndefined();
+    expect(snap.summary('requests', 'endpoint')).toBeUndefined();
+    expect(snap.summary('other')).toBeUndefined();
+  });
+
+  it('clears a dataset and swaps in one built aside', () => {
+    const l = layout();
+    const live = new StatsSnapshot();
+    live.add(l, columns(randomRows(100, 4)));
+    const next = new StatsSnapshot();
+    next.add(l, columns(randomRows(30, 5)));
+    live.replace('requests', next);
+    expect(live.summary('requests')!.latency!.count).toBe(30);
+    expect(next.summary('requests')).toBeUndefined();
+    // Replacing with a snapshot that never saw the dataset empties it.
+    live.replace('requests', new StatsSnapshot());
+    expect(live.summary('requests')).toBeUndefined();
+    live.add(l, columns(randomRows(10, 6)));
+    live.clear('requests');
+    expect(live.summary('requests')).toBeUndefined();
+    expect(live.keyCount('requests', 'endpoint')).toBe(0);
+  });
+
+  it('refuses a batch whose columns differ from the snapshot', () => {
+    const snap = new StatsSnapshot();
+    snap.add(layout(), columns(randomRows(5, 7)));
+    const changed = layout({
+      columns: [
+        { name: 'endpoint', role: 'key' },
+        { name: 'latency', type: 'number', role: 'field' },
+      ],
+    });
+    const batch = { length: 0, keys: [[]], timeUs: null, fields: [new Float64Array(0)] };
+    expect(() => snap.add(changed, batch)).toThrow(SluiceError);
+  });
+
+  it('merges field accumulators as if the values had been added in sequence', () => {
+    const rows = randomRows(3000, 8);
+    const whole = new FieldStats();
+    const parts = [new FieldStats(), new FieldStats(), new FieldStats()];
+    rows.forEach((r, i) => {
+      whole.add(r.latency, r.timeUs);
+      parts[Math.floor((i * 3) / rows.length)]!.add(r.latency, r.timeUs);
+    });
+    const merged = new FieldStats();
+    for (const p of parts) merged.merge(p);
+    expect(merged.count).toBe(whole.count);
+    expect(merged.min).toBe(whole.min);
+    expect(merged.max).toBe(whole.max);
+    expectClose(merged.mean, whole.mean);
+    expectClose(merged.stddev(), whole.stddev());
+    expect([merged.firstTimeUs, merged.firstValue]).toEqual([whole.firstTimeUs, whole.firstValue]);
+    expect([merged.lastTimeUs, merged.lastValue]).toEqual([whole.lastTimeUs, whole.lastValue]);
+    const latencies = rows.map((r) => r.latency);
+    expect(merged.quantile(0.5)).toBeGreaterThanOrEqual(quantileCont(latencies, 0.49));
+    expect(merged.quantile(0.5)).toBeLessThanOrEqual(quantileCont(latencies, 0.51));
+  });
+
+  it('keeps 100k keys of a few values each in a few hundred bytes per key', () => {
+    const gc = exposeGc();
+    const l = layout({
+      name: 'influencers',
+      columns: [
+        { name: 'id', role: 'key' },
+        { name: 'ts', type: 'time', role: 'time' },
+        { name: 'followers', type: 'integer', role: 'field' },
+      ],
+    });
+    const keys = 100_000;
+    const perKey = 3;
+    const ids = Array.from({ length: keys }, (_, i) => `influencer-${i}`);
+    gc();
+    const before = process.memoryUsage();
+    const snap = new StatsSnapshot();
+    for (let round = 0; round < perKey; round++) {
+      for (let start = 0; start < keys; start += 5000) {
+        const n = Math.min(5000, keys - start);
+        snap.add(l, {
+          length: n,
+          keys: [ids.slice(start, start + n)],
+          timeUs: new Float64Array(n).fill(T0 + round * 60e6),
+          fields: [Float64Array.from({ length: n }, (_, i) => 1000 + start + i + round)],
+        });
+      }
+    }
+    gc();
+    const after = process.memoryUsage();
+    const bytesPerKey = (after.heapUsed - before.heapUsed + after.arrayBuffers - before.arrayBuffers) / keys;
+    console.log(`stats snapshot: ${Math.round(bytesPerKey)} bytes per key (1 field, ${perKey} values)`);
+    expect(snap.keyCount('influencers', 'id')).toBe(keys);
+    expect(snap.summary('influencers', 'id', 'influencer-77')!.followers).toMatchObject({
+      count: 3,
+      p50: 1078,
+    });
+    expect(bytesPerKey).toBeLessThan(1000);
+  });
+});
+
+/** A real collection, so the memory figure is the live size rather than garbage. */
+function exposeGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as unknown;
+  return typeof gc === 'function' ? (gc as () => void) : () => {};
+}
