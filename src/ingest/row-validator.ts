@@ -17,6 +17,8 @@ export interface RowCells {
   cellText(i: number): string;
   /** NaN when the cell is not a decimal number. */
   cellNumber(i: number): number;
+  /** Time from the bytes for the common shapes; undefined means "ask parseTimeToUs with the text". */
+  cellTimeUs(i: number): number | undefined;
   rowIsText(): boolean;
   rawText(): string;
 }
@@ -176,7 +178,10 @@ export class RowValidator {
       const ci = cellOf[p.declIndex]!;
       let ok: boolean;
       if (ci < 0 || cells.cellIsEmpty(ci)) ok = this.storeMissing(p, b);
-      else if (p.role === ROLE_FIELD)
+      else if (p.role === ROLE_TIME && p.format === undefined && b.timeText === null) {
+        const us = cells.cellTimeUs(ci);
+        ok = us !== undefined ? this.storeTime(p, us, '', b) : this.storeText(p, cells.cellText(ci), b);
+      } else if (p.role === ROLE_FIELD)
         ok = this.storeField(p, cells.cellNumber(ci), p.enumValues || p.pattern ? cells.cellText(ci) : '', b);
       else ok = this.storeText(p, cells.cellText(ci), b);
       if (!ok) return b.reject(line, this.reason!, p.name, cells.rawText());

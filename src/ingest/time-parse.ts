@@ -57,6 +57,66 @@ export function epochNumberToUs(value: number): number | undefined {
   return Math.trunc(us);
 }
 
+/** Two ASCII digits at `at`, or -1. */
+function twoDigits(buf: Uint8Array, at: number): number {
+  const a = buf[at]! - C_0;
+  const b = buf[at + 1]! - C_0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Byte-level fast path for the commonest shapes, so the hot path need not create a string: epoch
+ * digits (up to 15) and `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z]`. Returns undefined for any other shape
+ * and for invalid values; the caller then decides with `parseTimeToUs` on the text.
+ */
+export function parseTimeBytesFast(buf: Uint8Array, s: number, e: number): number | undefined {
+  const n = e - s;
+  if (n <= 0) return undefined;
+  if (n >= 19 && buf[s + 4] === C_MINUS) {
+    if (buf[s + 7] !== C_MINUS || buf[s + 13] !== C_COLON || buf[s + 16] !== C_COLON) return undefined;
+    const sep = buf[s + 10];
+    if (sep !== 84 && sep !== C_SPACE) return undefined;
+    const y1 = twoDigits(buf, s);
+    const y2 = twoDigits(buf, s + 2);
+    const month = twoDigits(buf, s + 5);
+    const day = twoDigits(buf, s + 8);
+    const hour = twoDigits(buf, s + 11);
+    const minute = twoDigits(buf, s + 14);
+    const second = twoDigits(buf, s + 17);
+    if ((y1 | y2 | month | day | hour | minute | second) < 0) return undefined;
+    let i = s + 19;
+    let fracUs = 0;
+    if (i < e && buf[i] === C_DOT) {
+      i++;
+      let scale = 100_000;
+      const fracStart = i;
+      while (i < e) {
+        const d = buf[i]! - C_0;
+        if (d < 0 || d > 9) break;
+        // Digits past microseconds are truncated.
+        if (scale >= 1) fracUs += d * scale;
+        scale /= 10;
+        i++;
+      }
+      if (i === fracStart) return undefined;
+    }
+    if (i < e && buf[i] === 90 /* Z */) i++;
+    if (i !== e) return undefined;
+    const base = civilToUs(y1 * 100 + y2, month, day, hour, minute, second);
+    return base === undefined ? undefined : base + fracUs;
+  }
+  if (n > 15) return undefined;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = buf[i]! - C_0;
+    if (d < 0 || d > 9) return undefined;
+    v = v * 10 + d;
+  }
+  if (v < EPOCH_SECONDS_BELOW) return v * US_PER_SECOND;
+  if (v < EPOCH_MS_BELOW) return v * 1000;
+  return v;
+}
+
 function isDigits(s: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { SluiceError } from '../../core/errors.js';
 import { parseDecimalText, type RowCells } from '../row-validator.js';
+import { parseTimeBytesFast } from '../time-parse.js';
 
 /**
  * A byte-level RFC 4180 row scanner. It finds where a row ends and where each cell starts and ends,
@@ -239,6 +240,11 @@ export class CsvScanner implements RowCells {
     if (j !== e || digits === 0 || digits > 15 || scale > 22) return parseDecimalText(this.cellText(i));
     const v = scale === 0 ? mantissa : mantissa / POW10[scale]!;
     return negative ? -v : v;
+  }
+
+  cellTimeUs(i: number): number | undefined {
+    if (this.flags[i] === FLAG_COMPLEX) return undefined;
+    return parseTimeBytesFast(this.buf, this.rowStart + this.starts[i]!, this.rowStart + this.ends[i]!);
   }
 
   /** Whether the row is valid UTF-8 text without NUL bytes. */
