@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
 import { isSluiceError } from '../../src/core/errors.js';
@@ -35,6 +36,32 @@ describe('DuckDbSeriesStore', () => {
   });
   afterEach(() => {
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The adapter's exactly-once guarantee rests on this engine behaviour: rows flushed by an appender
+  // belong to the connection's open transaction and vanish with its rollback.
+  it('relies on appender rows rolling back with the transaction', async () => {
+    const instance = await DuckDBInstance.create(path.join(dir, 'probe.duckdb'));
+    const conn = await instance.connect();
+    const other = await instance.connect();
+    await conn.run('CREATE TABLE t (k VARCHAR, time TIMESTAMP)');
+    await conn.run('BEGIN TRANSACTION');
+    const appender = await conn.createAppender('t');
+    for (let i = 0; i < 5000; i++) {
+      appender.appendVarchar(`k${i}`);
+      appender.appendTimestamp(new DuckDBTimestampValue(BigInt(i)));
+      appender.endRow();
+    }
+    appender.closeSync();
+    const count = async (c: typeof conn): Promise<number> =>
+      Number((await c.runAndReadAll('SELECT count(*) FROM t')).getRows()[0]![0]);
+    expect(await count(conn)).toBe(5000);
+    expect(await count(other)).toBe(0);
+    await conn.run('ROLLBACK');
+    expect(await count(conn)).toBe(0);
+    conn.closeSync();
+    other.closeSync();
+    instance.closeSync();
   });
 
   it('works in memory', async () => {

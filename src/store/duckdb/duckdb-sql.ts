@@ -74,12 +74,11 @@ export function createTableSql(table: string, cols: readonly PhysicalColumn[]): 
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (${defs})`;
 }
 
+export const APPLIED_TABLE = '_applied';
+
 export const CREATE_APPLIED_SQL =
   'CREATE TABLE IF NOT EXISTS _applied (batch_id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, ' +
   'inserted BIGINT NOT NULL, duplicate BIGINT NOT NULL, applied_at TIMESTAMP NOT NULL)';
-
-export const INSERT_APPLIED_SQL =
-  'INSERT INTO _applied VALUES ($1, $2, $3::BIGINT, $4::BIGINT, current_localtimestamp())';
 
 /** Parameters are appended to `params`, so the caller can chain fragments. */
 export function keyFilterSql(layout: DatasetLayout, keys: KeyFilter, params: SqlParam[]): string[] {
