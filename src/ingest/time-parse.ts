@@ -41,7 +41,7 @@ export function parseTimeToUs(text: string, format?: string): number | undefined
   if (c0 === C_MINUS || c0 === C_PLUS) return parseEpochText(s);
   if (c0 < C_0 || c0 > C_9) return undefined;
   // Four digits then '-' is a calendar date; any other digit run is an epoch number.
-  if (s.length >= 10 && s.charCodeAt(4) === C_MINUS && isDigits(s, 0, 4)) return parseCalendar(s);
+  if (s.length >= 10 && s.charCodeAt(4) === C_MINUS && digitsAt(s, 0, 4) >= 0) return parseCalendar(s);
   return parseEpochText(s);
 }
 
@@ -115,14 +115,6 @@ export function parseTimeBytesFast(buf: Uint8Array, s: number, e: number): numbe
   if (v < EPOCH_SECONDS_BELOW) return v * US_PER_SECOND;
   if (v < EPOCH_MS_BELOW) return v * 1000;
   return v;
-}
-
-function isDigits(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < C_0 || c > C_9) return false;
-  }
-  return true;
 }
 
 /** Reads `count` digits at `at`; -1 when any is not a digit. */
@@ -260,6 +252,33 @@ function parseCalendar(s: string): number | undefined {
   return base + fracUs - zone * 60 * US_PER_SECOND;
 }
 
+/** Where the offset read by readOffset ended (a module scratch, so the hot path allocates nothing). */
+let offsetEnd = 0;
+
+/** Reads `Z`, `+hh`, `+hhmm` or `+hh:mm` at `i`: the offset in minutes (end in offsetEnd), or NaN. */
+function readOffset(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 90 /* Z */ || c === 122 /* z */) {
+    offsetEnd = i + 1;
+    return 0;
+  }
+  if (c !== C_PLUS && c !== C_MINUS) return NaN;
+  const hh = digitsAt(s, i + 1, 2);
+  if (hh < 0 || hh > 23) return NaN;
+  let j = i + 3;
+  const colon = s.charCodeAt(j) === C_COLON;
+  if (colon) j++;
+  let mm = 0;
+  const m2 = digitsAt(s, j, 2);
+  if (m2 >= 0) {
+    if (m2 > 59) return NaN;
+    mm = m2;
+    j += 2;
+  } else if (colon) return NaN;
+  offsetEnd = j;
+  return (hh * 60 + mm) * (c === C_MINUS ? -1 : 1);
+}
+
 /**
  * Parses what may follow the clock: an optional space, an offset (`Z`, `+02`, `+0200`, `+02:00`) or
  * `UTC`/`GMT`, then an optional zone name (`CEST`, or Go's `+03` for unnamed zones) and Go's monotonic
@@ -274,21 +293,10 @@ function parseZone(s: string, start: number): number | undefined {
   let offset = 0;
   let sawOffset = false;
   const c = s.charCodeAt(i);
-  if (c === 90 /* Z */ || c === 122 /* z */) {
-    i++;
-    sawOffset = true;
-  } else if (c === C_PLUS || c === C_MINUS) {
-    const hh = digitsAt(s, i + 1, 2);
-    if (hh < 0 || hh > 23) return undefined;
-    i += 3;
-    let mm = 0;
-    if (i < n && s.charCodeAt(i) === C_COLON) i++;
-    if (i + 1 < n && s.charCodeAt(i) >= C_0 && s.charCodeAt(i) <= C_9) {
-      mm = digitsAt(s, i, 2);
-      if (mm < 0 || mm > 59) return undefined;
-      i += 2;
-    }
-    offset = (hh * 60 + mm) * (c === C_MINUS ? -1 : 1);
+  if (c === 90 || c === 122 || c === C_PLUS || c === C_MINUS) {
+    offset = readOffset(s, i);
+    if (offset !== offset) return undefined;
+    i = offsetEnd;
     sawOffset = true;
   }
   if (i < n && sawOffset) {
@@ -393,27 +401,11 @@ function parseWithParts(parts: readonly FormatPart[], s: string): number | undef
         fracUs = fractionDigits(s, start, i, 6);
         break;
       }
-      case 'Z': {
-        const c = s.charCodeAt(i);
-        if (c === 90 || c === 122) {
-          i++;
-          offset = 0;
-          break;
-        }
-        if (c !== C_PLUS && c !== C_MINUS) return undefined;
-        const hh = digitsAt(s, i + 1, 2);
-        if (hh < 0) return undefined;
-        i += 3;
-        if (s.charCodeAt(i) === C_COLON) i++;
-        let mm = 0;
-        const m2 = digitsAt(s, i, 2);
-        if (m2 >= 0) {
-          mm = m2;
-          i += 2;
-        }
-        offset = (hh * 60 + mm) * (c === C_MINUS ? -1 : 1);
+      case 'Z':
+        offset = readOffset(s, i);
+        if (offset !== offset) return undefined;
+        i = offsetEnd;
         break;
-      }
       case 'zz': {
         const start = i;
         while (i < n && isLetter(s.charCodeAt(i))) i++;
