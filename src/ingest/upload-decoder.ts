@@ -73,7 +73,9 @@ export class UploadDecoder {
   private line: number;
   private seq: number;
   private rowsInBatch = 0;
-  private lastRowEnd: SourcePosition;
+  /** Position right after the last row (numbers, not an object, since this is set per row). */
+  private lastRowOffset: number;
+  private lastRowLine: number;
   /** Inside a rejected overlong row: discarding bytes up to the next LF. */
   private skipping = false;
   private ended = false;
@@ -92,7 +94,8 @@ export class UploadDecoder {
     this.offset = opts.start.offset;
     this.line = opts.start.line;
     this.seq = opts.startSeq;
-    this.lastRowEnd = opts.start;
+    this.lastRowOffset = opts.start.offset;
+    this.lastRowLine = opts.start.line;
     this.bomPending = opts.start.offset === 0;
     const declared = spec.columns.length;
     this.cellOf = Int32Array.from({ length: declared }, (_, i) => i);
@@ -310,7 +313,8 @@ export class UploadDecoder {
   }
 
   private rowDone(out: ColumnarBatch[]): void {
-    this.lastRowEnd = { offset: this.offset, line: this.line };
+    this.lastRowOffset = this.offset;
+    this.lastRowLine = this.line;
     this.rowsInBatch++;
     if (this.rowsInBatch === this.opts.batchRows) this.closeBatch(out);
   }
@@ -321,7 +325,7 @@ export class UploadDecoder {
         source: this.opts.source,
         seq: this.seq++,
         totalRows: this.rowsInBatch,
-        end: this.lastRowEnd,
+        end: { offset: this.lastRowOffset, line: this.lastRowLine },
       }),
     );
     this.rowsInBatch = 0;
