@@ -7,23 +7,127 @@ import { QuantileSketch, type QuantileSketchOptions } from './quantile-sketch.js
  *
  * Mean and variance use Welford's update (and Chan et al.'s formula to merge), which stays accurate
  * where the naive sum-of-squares loses every digit (large values with a small spread).
+ *
+ * The numbers live in a Float64Array, `STATS_STRIDE` slots per accumulator, rather than in object
+ * fields: V8 boxes every double field in its own heap object, so a million per-key accumulators
+ * would cost several times the memory and a cache miss per field on every update. `FieldStats` is
+ * one accumulator; `FieldStatsTable` is many (one per key value and field) in one array.
  */
+
+export const STATS_STRIDE = 9;
+const COUNT = 0;
+const MIN = 1;
+const MAX = 2;
+const MEAN = 3;
+/** Sum of squared deviations from the mean. */
+const M2 = 4;
+/** Event time (µs) and value of the earliest row; NaN time until a timed value arrives. */
+const FIRST_TIME = 5;
+const FIRST_VALUE = 6;
+const LAST_TIME = 7;
+const LAST_VALUE = 8;
+
+function initStats(s: Float64Array, o: number): void {
+  s[o + COUNT] = 0;
+  s[o + MIN] = Infinity;
+  s[o + MAX] = -Infinity;
+  s[o + MEAN] = 0;
+  s[o + M2] = 0;
+  s[o + FIRST_TIME] = NaN;
+  s[o + FIRST_VALUE] = NaN;
+  s[o + LAST_TIME] = NaN;
+  s[o + LAST_VALUE] = NaN;
+}
+
+/** The caller has checked that `value` is not NaN. */
+function addStats(s: Float64Array, o: number, value: number, timeUs: number): void {
+  const n = ++s[o + COUNT];
+  if (value < s[o + MIN]) s[o + MIN] = value;
+  if (value > s[o + MAX]) s[o + MAX] = value;
+  const mean = s[o + MEAN];
+  const delta = value - mean;
+  const next = mean + delta / n;
+  s[o + MEAN] = next;
+  s[o + M2] += delta * (value - next);
+  if (timeUs === timeUs) {
+    // Ties: the first row seen stays first, the last row seen becomes last.
+    if (!(timeUs >= s[o + FIRST_TIME])) {
+      s[o + FIRST_TIME] = timeUs;
+      s[o + FIRST_VALUE] = value;
+    }
+    if (!(timeUs < s[o + LAST_TIME])) {
+      s[o + LAST_TIME] = timeUs;
+      s[o + LAST_VALUE] = value;
+    }
+  }
+}
+
+/** Folds accumulator `b` into `a` as if its values had been added after `a`'s. */
+function mergeStats(a: Float64Array, ao: number, b: Float64Array, bo: number): void {
+  const nb = b[bo + COUNT];
+  if (nb === 0) return;
+  const na = a[ao + COUNT];
+  const n = na + nb;
+  const delta = b[bo + MEAN] - a[ao + MEAN];
+  a[ao + M2] += b[bo + M2] + (delta * delta * na * nb) / n;
+  a[ao + MEAN] += (delta * nb) / n;
+  a[ao + COUNT] = n;
+  if (b[bo + MIN] < a[ao + MIN]) a[ao + MIN] = b[bo + MIN];
+  if (b[bo + MAX] > a[ao + MAX]) a[ao + MAX] = b[bo + MAX];
+  const bFirst = b[bo + FIRST_TIME];
+  if (bFirst === bFirst && !(bFirst >= a[ao + FIRST_TIME])) {
+    a[ao + FIRST_TIME] = bFirst;
+    a[ao + FIRST_VALUE] = b[bo + FIRST_VALUE];
+  }
+  const bLast = b[bo + LAST_TIME];
+  if (bLast === bLast && !(bLast < a[ao + LAST_TIME])) {
+    a[ao + LAST_TIME] = bLast;
+    a[ao + LAST_VALUE] = b[bo + LAST_VALUE];
+  }
+}
+
+/** The statistics of one accumulator; NaN where there is no value. */
+export interface StatsValues {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Population standard deviation (divides by n, like DuckDB's `stddev_pop`). */
+  stddev: number;
+  firstTimeUs: number;
+  firstValue: number;
+  lastTimeUs: number;
+  lastValue: number;
+}
+
+function readStats(s: Float64Array, o: number): StatsValues {
+  const count = s[o + COUNT];
+  const empty = count === 0;
+  return {
+    count,
+    min: empty ? NaN : s[o + MIN],
+    max: empty ? NaN : s[o + MAX],
+    mean: empty ? NaN : s[o + MEAN],
+    stddev: empty ? NaN : Math.sqrt(Math.max(0, s[o + M2] / count)),
+    firstTimeUs: s[o + FIRST_TIME],
+    firstValue: s[o + FIRST_VALUE],
+    lastTimeUs: s[o + LAST_TIME],
+    lastValue: s[o + LAST_VALUE],
+  };
+}
+
+/** One accumulator. */
 export class FieldStats {
-  count = 0;
-  min = Infinity;
-  max = -Infinity;
-  mean = 0;
-  /** Sum of squared deviations from the mean. */
-  m2 = 0;
-  /** Event time (µs) and value of the earliest row; NaN time until a timed value arrives. */
-  firstTimeUs = NaN;
-  firstValue = NaN;
-  lastTimeUs = NaN;
-  lastValue = NaN;
+  private readonly state = new Float64Array(STATS_STRIDE);
   readonly sketch: QuantileSketch;
 
   constructor(sketchOptions?: QuantileSketchOptions) {
+    initStats(this.state, 0);
     this.sketch = new QuantileSketch(sketchOptions);
+  }
+
+  get count(): number {
+    return this.state[COUNT];
   }
 
   /**
@@ -32,57 +136,80 @@ export class FieldStats {
    */
   add(value: number, timeUs: number): void {
     if (value !== value) return;
-    const n = ++this.count;
-    if (value < this.min) this.min = value;
-    if (value > this.max) this.max = value;
-    const delta = value - this.mean;
-    this.mean += delta / n;
-    this.m2 += delta * (value - this.mean);
-    if (timeUs === timeUs) {
-      // Ties: the first row seen stays first, the last row seen becomes last.
-      if (!(timeUs >= this.firstTimeUs)) {
-        this.firstTimeUs = timeUs;
-        this.firstValue = value;
-      }
-      if (!(timeUs < this.lastTimeUs)) {
-        this.lastTimeUs = timeUs;
-        this.lastValue = value;
-      }
-    }
+    addStats(this.state, 0, value, timeUs);
     this.sketch.add(value);
   }
 
   /** Folds `other` in as if its values had been added after this one's; `other` is unchanged. */
   merge(other: FieldStats): void {
-    if (other.count === 0) return;
-    const n = this.count + other.count;
-    const delta = other.mean - this.mean;
-    this.m2 += other.m2 + (delta * delta * this.count * other.count) / n;
-    this.mean += (delta * other.count) / n;
-    this.count = n;
-    if (other.min < this.min) this.min = other.min;
-    if (other.max > this.max) this.max = other.max;
-    if (other.firstTimeUs < this.firstTimeUs || this.firstTimeUs !== this.firstTimeUs) {
-      if (other.firstTimeUs === other.firstTimeUs) {
-        this.firstTimeUs = other.firstTimeUs;
-        this.firstValue = other.firstValue;
-      }
-    }
-    if (other.lastTimeUs >= this.lastTimeUs || this.lastTimeUs !== this.lastTimeUs) {
-      if (other.lastTimeUs === other.lastTimeUs) {
-        this.lastTimeUs = other.lastTimeUs;
-        this.lastValue = other.lastValue;
-      }
-    }
+    mergeStats(this.state, 0, other.state, 0);
     this.sketch.merge(other.sketch);
   }
 
-  /** Population standard deviation (divides by n, like DuckDB's `stddev_pop`); NaN when empty. */
-  stddev(): number {
-    return this.count === 0 ? NaN : Math.sqrt(Math.max(0, this.m2 / this.count));
+  values(): StatsValues {
+    return readStats(this.state, 0);
   }
 
   quantile(q: number): number {
     return this.sketch.quantile(q);
+  }
+}
+
+/**
+ * Many accumulators addressed by a dense index (row × field count + field), as the snapshot keeps
+ * per key value. Sketches are created on a row's first value.
+ */
+export class FieldStatsTable {
+  private state: Float64Array;
+  private readonly sketches: (QuantileSketch | undefined)[] = [];
+  private used = 0;
+
+  constructor(
+    private readonly sketchOptions: QuantileSketchOptions,
+    initialCapacity = 16,
+  ) {
+    this.state = new Float64Array(initialCapacity * STATS_STRIDE);
+  }
+
+  /** Number of accumulators allocated. */
+  get size(): number {
+    return this.used;
+  }
+
+  /** Allocates `n` fresh accumulators and returns the index of the first. */
+  allocate(n: number): number {
+    const first = this.used;
+    const needed = (first + n) * STATS_STRIDE;
+    if (needed > this.state.length) {
+      let cap = this.state.length;
+      while (cap < needed) cap *= 2;
+      const grown = new Float64Array(cap);
+      grown.set(this.state.subarray(0, first * STATS_STRIDE));
+      this.state = grown;
+    }
+    for (let i = first; i < first + n; i++) {
+      initStats(this.state, i * STATS_STRIDE);
+      this.sketches.push(undefined); // keeps the array dense
+    }
+    this.used = first + n;
+    return first;
+  }
+
+  /** Same contract as `FieldStats.add`. */
+  add(index: number, value: number, timeUs: number): void {
+    if (value !== value) return;
+    addStats(this.state, index * STATS_STRIDE, value, timeUs);
+    let sketch = this.sketches[index];
+    if (sketch === undefined) this.sketches[index] = sketch = new QuantileSketch(this.sketchOptions);
+    sketch.add(value);
+  }
+
+  values(index: number): StatsValues {
+    return readStats(this.state, index * STATS_STRIDE);
+  }
+
+  /** NaN when the accumulator has no value. */
+  quantile(index: number, q: number): number {
+    return this.sketches[index]?.quantile(q) ?? NaN;
   }
 }

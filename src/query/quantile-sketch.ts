@@ -2,10 +2,11 @@
  * A merging t-digest (Dunning & Ertl, "Computing extremely accurate quantiles using t-digests"):
  * a mergeable quantile sketch with small rank error that stays exact for small inputs.
  *
- * Why hand-written: the `tdigest` npm package inserts one value at a time into a balanced tree and
- * runs at a fraction of the throughput the snapshot needs, and `@datadog/sketches-js` bounds the
- * *relative value* error, not the rank error the stats API promises. `bench/quantile-sketch.ts`
- * compares this sketch with the `tdigest` package and with an exact sort.
+ * Why hand-written: the `tdigest` npm package keeps centroids as objects in a red-black tree and
+ * inserts one value at a time; `bench/quantile-sketch.ts` measured it at about 2.5–3M inserts/s on
+ * 1M values against about 12M/s here (both far inside the 1% rank error), and its per-digest tree
+ * is too heavy for one sketch per key value. `@datadog/sketches-js` bounds the *relative value*
+ * error, not the rank error the stats API promises.
  *
  * Values are appended to a Float64Array buffer; when the buffer fills, it is sorted and merged with
  * the centroids in one linear pass. Until the first merge the buffer holds every value, so a sketch

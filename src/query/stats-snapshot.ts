@@ -1,6 +1,6 @@
 import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
-import { FieldStats } from './field-stats.js';
+import { FieldStats, FieldStatsTable, type StatsValues } from './field-stats.js';
 import type { QuantileSketchOptions } from './quantile-sketch.js';
 
 /**
@@ -42,19 +42,45 @@ export interface StatsColumns {
 const WHOLE_SKETCH: QuantileSketchOptions = { maxBuffer: 4096 };
 const PER_KEY_SKETCH: QuantileSketchOptions = { maxBuffer: 256 };
 
+/** The accumulators of one key column: a row of `fieldCount` accumulators per distinct value. */
+class KeyIndex {
+  private readonly rows = new Map<string, number>();
+  readonly table = new FieldStatsTable(PER_KEY_SKETCH);
+
+  constructor(private readonly fieldCount: number) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** Index of the first accumulator of `key`'s row, created on first sight. */
+  rowOf(key: string): number {
+    let first = this.rows.get(key);
+    if (first === undefined) {
+      first = this.table.allocate(this.fieldCount);
+      this.rows.set(key, first);
+    }
+    return first;
+  }
+
+  find(key: string): number | undefined {
+    return this.rows.get(key);
+  }
+}
+
 class DatasetStats {
   readonly fieldNames: readonly string[];
   readonly keyColumns: readonly string[];
   rows = 0;
   readonly whole: FieldStats[];
-  /** One index per key column: key value to that key's accumulators, one per field. */
-  readonly byKey: Map<string, FieldStats[]>[];
+  /** One index per key column. */
+  readonly byKey: KeyIndex[];
 
   constructor(layout: DatasetLayout) {
     this.fieldNames = layout.fields.map((c) => c.name);
     this.keyColumns = layout.keys.map((c) => c.name);
     this.whole = this.fieldNames.map(() => new FieldStats(WHOLE_SKETCH));
-    this.byKey = this.keyColumns.map(() => new Map());
+    this.byKey = this.keyColumns.map(() => new KeyIndex(this.fieldNames.length));
   }
 
   fits(layout: DatasetLayout): boolean {
@@ -92,7 +118,6 @@ export class StatsSnapshot {
       throw new SluiceError('internal', `batch columns do not match the layout of ${name}`);
 
     const n = cols.length;
-    const times = cols.timeUs;
     let kept = n;
     if (keep !== undefined) {
       kept = 0;
@@ -101,37 +126,10 @@ export class StatsSnapshot {
     if (kept === 0) return;
     stats.rows += kept;
 
-    // Field by field for the whole dataset: one accumulator per tight loop.
-    for (let f = 0; f < stats.whole.length; f++) {
-      const acc = stats.whole[f];
-      const values = cols.fields[f];
-      for (let i = 0; i < n; i++) {
-        if (keep !== undefined && keep[i] === 0) continue;
-        acc.add(values[i], times === null ? NaN : times[i]);
-      }
-    }
-
-    for (let k = 0; k < stats.byKey.length; k++) {
-      const index = stats.byKey[k];
-      const keyValues = cols.keys[k];
-      // Rows of one key often come together; remembering the last one skips most map lookups.
-      let lastKey: string | undefined;
-      let accs: FieldStats[] | undefined;
-      for (let i = 0; i < n; i++) {
-        if (keep !== undefined && keep[i] === 0) continue;
-        const key = keyValues[i];
-        if (key !== lastKey || accs === undefined) {
-          accs = index.get(key);
-          if (accs === undefined) {
-            accs = stats.fieldNames.map(() => new FieldStats(PER_KEY_SKETCH));
-            index.set(key, accs);
-          }
-          lastKey = key;
-        }
-        const t = times === null ? NaN : times[i];
-        for (let f = 0; f < accs.length; f++) accs[f].add(cols.fields[f][i], t);
-      }
-    }
+    // One tight loop per accumulator kind, each in its own function so each is optimised alone.
+    for (let f = 0; f < stats.whole.length; f++)
+      foldWhole(stats.whole[f], cols.fields[f], cols.timeUs, n, keep);
+    for (let k = 0; k < stats.byKey.length; k++) foldKeyColumn(stats.byKey[k], cols, k, keep);
   }
 
   /**
@@ -141,10 +139,20 @@ export class StatsSnapshot {
   summary(dataset: string, keyColumn?: string, keyValue?: string): Record<string, FieldSummary> | undefined {
     const stats = this.datasets.get(dataset);
     if (stats === undefined || stats.rows === 0) return undefined;
-    const accs = keyColumn === undefined ? stats.whole : keyed(stats, keyColumn, keyValue);
-    if (accs === undefined) return undefined;
+    const names = stats.fieldNames;
     // fromEntries defines own properties, so a field named `__proto__` stays a field.
-    return Object.fromEntries(stats.fieldNames.map((name, f) => [name, summarize(accs[f])]));
+    if (keyColumn === undefined)
+      return Object.fromEntries(
+        names.map((name, f) => [name, summarize(stats.whole[f].values(), (q) => stats.whole[f].quantile(q))]),
+      );
+    const k = stats.keyColumns.indexOf(keyColumn);
+    if (k < 0 || keyValue === undefined) return undefined;
+    const { table } = stats.byKey[k];
+    const first = stats.byKey[k].find(keyValue);
+    if (first === undefined) return undefined;
+    return Object.fromEntries(
+      names.map((name, f) => [name, summarize(table.values(first + f), (q) => table.quantile(first + f, q))]),
+    );
   }
 
   /** Number of distinct values seen for a key column (for listings). */
@@ -173,17 +181,41 @@ export class StatsSnapshot {
   }
 }
 
-function keyed(
-  stats: DatasetStats,
-  keyColumn: string,
-  keyValue: string | undefined,
-): FieldStats[] | undefined {
-  const k = stats.keyColumns.indexOf(keyColumn);
-  return k < 0 || keyValue === undefined ? undefined : stats.byKey[k].get(keyValue);
+function foldWhole(
+  acc: FieldStats,
+  values: Float64Array,
+  times: Float64Array | null,
+  n: number,
+  keep: Uint8Array | undefined,
+): void {
+  for (let i = 0; i < n; i++) {
+    if (keep !== undefined && keep[i] === 0) continue;
+    acc.add(values[i], times === null ? NaN : times[i]);
+  }
 }
 
-function summarize(acc: FieldStats): FieldSummary {
-  if (acc.count === 0)
+function foldKeyColumn(index: KeyIndex, cols: StatsColumns, k: number, keep: Uint8Array | undefined): void {
+  const { table } = index;
+  const keyValues = cols.keys[k];
+  const { fields, timeUs: times } = cols;
+  const fieldCount = fields.length;
+  // Rows of one key often come together; remembering the last one skips most map lookups.
+  let lastKey: string | undefined;
+  let first = -1;
+  for (let i = 0; i < cols.length; i++) {
+    if (keep !== undefined && keep[i] === 0) continue;
+    const key = keyValues[i];
+    if (key !== lastKey || first < 0) {
+      first = index.rowOf(key);
+      lastKey = key;
+    }
+    const t = times === null ? NaN : times[i];
+    for (let f = 0; f < fieldCount; f++) table.add(first + f, fields[f][i], t);
+  }
+}
+
+function summarize(v: StatsValues, quantile: (q: number) => number): FieldSummary {
+  if (v.count === 0)
     return {
       count: 0,
       min: null,
@@ -197,20 +229,16 @@ function summarize(acc: FieldStats): FieldSummary {
       last: null,
     };
   return {
-    count: acc.count,
-    min: acc.min,
-    max: acc.max,
-    mean: acc.mean,
-    stddev: acc.stddev(),
-    p50: acc.quantile(0.5),
-    p95: acc.quantile(0.95),
-    p99: acc.quantile(0.99),
-    first:
-      acc.firstTimeUs === acc.firstTimeUs
-        ? { time: isoFromUs(acc.firstTimeUs), value: acc.firstValue }
-        : null,
-    last:
-      acc.lastTimeUs === acc.lastTimeUs ? { time: isoFromUs(acc.lastTimeUs), value: acc.lastValue } : null,
+    count: v.count,
+    min: v.min,
+    max: v.max,
+    mean: v.mean,
+    stddev: v.stddev,
+    p50: quantile(0.5),
+    p95: quantile(0.95),
+    p99: quantile(0.99),
+    first: v.firstTimeUs === v.firstTimeUs ? { time: isoFromUs(v.firstTimeUs), value: v.firstValue } : null,
+    last: v.lastTimeUs === v.lastTimeUs ? { time: isoFromUs(v.lastTimeUs), value: v.lastValue } : null,
   };
 }
 
