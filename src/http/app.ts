@@ -1,7 +1,7 @@
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Sluice } from '../runtime.js';
 import { seedFacades } from './facades/seed-facades.js';
 import { registerAuth } from './plugins/auth.js';
@@ -23,7 +23,7 @@ export interface AppOptions {
 export async function buildApp({ sluice, logRequests = false }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: sluice.log as FastifyBaseLogger,
-    disableRequestLogging: !logRequests,
+    logController: new LogController({ disableRequestLogging: !logRequests }),
     bodyLimit: sluice.config.server.json_body_limit,
     // Uploads can be long; time out idle sockets, not slow-but-moving bodies.
     requestTimeout: 0,
