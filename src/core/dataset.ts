@@ -48,11 +48,25 @@ export const datasetSchema = z
   })
   .strict()
   .superRefine((d, ctx) => {
+    // Stores fold identifier case and keep their own `time`, `_hash` and `_line` columns.
     const names = new Set<string>();
     d.columns.forEach((c, i) => {
-      if (names.has(c.name))
+      const folded = c.name.toLowerCase();
+      if (names.has(folded))
         ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `duplicate column ${c.name}` });
-      names.add(c.name);
+      names.add(folded);
+      if (folded.startsWith('_'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'name'],
+          message: 'names starting with _ are reserved',
+        });
+      if (folded === 'time' && c.role !== 'time')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'name'],
+          message: 'only the time column may be named time',
+        });
       if (c.role === 'time' && c.type !== 'time')
         ctx.addIssue({
           code: 'custom',

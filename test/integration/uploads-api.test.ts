@@ -241,3 +241,38 @@ describe('bad requests get problem+json with stable codes', () => {
     expect(ok.json().client).not.toBe(ADMIN);
   });
 });
+
+describe('seed-compatible facades', () => {
+  it('POST /send-data uploads to readings and answers 201', async () => {
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/send-data',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      payload: `${HEADER}\nfacade-1,2024-04-01T00:00:00Z,3\n`,
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().dataset).toBe('readings');
+    expect((await waitForUpload(h.app, res.json().id)).rows.valid).toBe(1);
+  });
+
+  it('serves the facades without a key only when auth.open_facades is set', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/promotions/1' })).statusCode).toBe(401);
+    const open = await startHarness({ config: { auth: { open_facades: true } } });
+    try {
+      const res = await open.app.inject({
+        method: 'POST',
+        url: '/send-data',
+        headers: { 'content-type': 'text/csv' },
+        payload: `${HEADER}\nopen-1,2024-04-01T00:00:00Z,3\n`,
+      });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().client).toBe('facade');
+      const missing = await open.app.inject({ method: 'GET', url: '/promotions/404' });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json().code).toBe('record_not_found');
+      expect((await open.app.inject({ method: 'GET', url: '/v1/datasets' })).statusCode).toBe(401);
+    } finally {
+      await open.close();
+    }
+  });
+});

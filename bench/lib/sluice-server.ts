@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { REPO_ROOT, spawnTsx, waitHttpOk, type RunningChild } from './child-process.js';
+import { freePort } from './free-port.js';
+import { RssSampler } from './rss.js';
+
+export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+
+export interface SluiceServer {
+  url: string;
+  pid: number;
+  auth: { authorization: string };
+  proc: RunningChild;
+  /** Stops the server and returns its peak RSS in MiB. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Starts `sluice serve` as its own process on a free port, with the shipped config and a given data
+ * dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ */
+export async function startSluice(opts: { dataDir: string; nodeArgs?: readonly string[] }): Promise<SluiceServer> {
+  const port = await freePort();
+  const proc = spawnTsx('src/cli/main.ts', ['serve'], {
+    nodeArgs: opts.nodeArgs,
+    env: {
+      SLUICE_DATA_DIR: opts.dataDir,
+      SLUICE_PORT: String(port),
+      SLUICE_HOST: '127.0.0.1',
+      SLUICE_ADMIN_KEY: BENCH_ADMIN_KEY,
+      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_CONFIG: path.join(REPO_ROOT, 'sluice.yaml'),
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHttpOk(`${url}/readyz`, proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  const rss = new RssSampler(proc.pid);
+  return {
+    url,
+    pid: proc.pid,
+    auth: { authorization: `Bearer ${BENCH_ADMIN_KEY}` },
+    proc,
+    async stop() {
+      const peak = rss.stop();
+      await proc.stop();
+      return peak;
+    },
+  };
+}
