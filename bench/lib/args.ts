@@ -3,7 +3,8 @@ export function numberArg(name: string, fallback: number, argv: readonly string[
   const i = argv.indexOf(`--${name}`);
   if (i < 0 || i + 1 >= argv.length) return fallback;
   const n = Number(argv[i + 1]!.replaceAll('_', ''));
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a non-negative number, got ${argv[i + 1]}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`--${name} needs a non-negative number, got ${argv[i + 1]}`);
   return n;
 }
 

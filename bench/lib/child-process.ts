@@ -17,6 +17,12 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of live) c.kill('SIGKILL');
+    process.exit(130);
+  });
+}
 
 /** Spawns `node --import tsx <script> ...args` from the repo root. */
 export function spawnTsx(

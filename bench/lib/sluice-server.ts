@@ -18,7 +18,10 @@ export interface SluiceServer {
  * Starts `sluice serve` as its own process on a free port, with the shipped config and a given data
  * dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g. `--cpu-prof`).
  */
-export async function startSluice(opts: { dataDir: string; nodeArgs?: readonly string[] }): Promise<SluiceServer> {
+export async function startSluice(opts: {
+  dataDir: string;
+  nodeArgs?: readonly string[];
+}): Promise<SluiceServer> {
   const port = await freePort();
   const proc = spawnTsx('src/cli/main.ts', ['serve'], {
     nodeArgs: opts.nodeArgs,
