@@ -311,7 +311,7 @@ describe('crash recovery with a real server process', () => {
       for (const id of [0, 1, 49_999]) {
         const res = await s2.fetch(`/promotions/p-${id}`);
         expect(res.status).toBe(404);
-        expect((await res.json()).code).toBe('record_not_found');
+        expect(((await res.json()) as any).code).toBe('record_not_found');
       }
       const stats = await s2.json('/v1/datasets/promotions/stats');
       expect(stats.fields.price.count).toBe(300_000);
