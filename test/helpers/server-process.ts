@@ -218,9 +218,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Thrown by a `pollUntil` probe to stop polling at once: waiting longer cannot help. */
+export class GiveUp extends Error {}
+
 /**
  * Calls `probe` until it returns something other than undefined, or fails after `timeoutMs` with
- * the last value seen and `describe()` (e.g. the server's output).
+ * the last error seen and `describe()` (e.g. the server's output). Other errors (a server still
+ * starting, a refused connection) are retried; `GiveUp` is not.
  */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined>,
@@ -233,6 +237,7 @@ export async function pollUntil<T>(
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof GiveUp) throw new Error(`${err.message}\n${opts.describe?.() ?? ''}`);
       lastError = err;
     }
     if (Date.now() > until)

@@ -6,6 +6,7 @@ import { parse } from 'csv-parse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newExpectation, readingsFile, type ReadingsFileExpectation } from '../../src/sim/readings-file.js';
 import {
+  GiveUp,
   killAllChildren,
   pollUntil,
   startServer,
@@ -20,7 +21,9 @@ import {
  */
 
 const READINGS_ROWS = 1_500_000;
+/** How long a step may wait (generous: the machine is shared); tests get more, so steps report first. */
 const LONG = 120_000;
+const TEST_TIMEOUT = 180_000;
 
 let work: string;
 let readingsPath: string;
@@ -48,6 +51,16 @@ function writeChunks(file: string, chunks: Iterable<string>): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Writes a generated readings file and returns its path and expectation. */
+function expectedFile(
+  file: string,
+  opts: Parameters<typeof readingsFile>[0],
+): { file: string; exp: ReadingsFileExpectation } {
+  const exp = newExpectation();
+  writeChunks(file, readingsFile(opts, exp));
+  return { file, exp };
 }
 
 /** A fresh data dir under the work dir, so afterAll removes it. */
@@ -92,7 +105,7 @@ async function killWhileProcessing(
     async () => {
       const r = await server.json(`/v1/uploads/${id}`);
       if (r.status === 'done' || r.status === 'failed')
-        throw new Error(`upload reached ${r.status} before the kill point (${r.rows.total} rows)`);
+        throw new GiveUp(`upload reached ${r.status} before the kill point (${r.rows.total} rows)`);
       return r.status === 'processing' && r.rows.total >= Math.max(1, minRows) ? r : undefined;
     },
     {
@@ -161,7 +174,7 @@ describe('crash recovery with a real server process', () => {
       await expectExactlyOnce(s2, report);
       await s2.kill();
     },
-    LONG,
+    TEST_TIMEOUT,
   );
 
   it(
@@ -182,7 +195,7 @@ describe('crash recovery with a real server process', () => {
       await expectExactlyOnce(s3, report);
       await s3.kill();
     },
-    LONG,
+    TEST_TIMEOUT,
   );
 
   it(
@@ -205,43 +218,50 @@ describe('crash recovery with a real server process', () => {
       expect(all.uploads.map((u: any) => u.id)).toEqual([up.id]);
       await s2.kill();
     },
-    LONG,
+    TEST_TIMEOUT,
   );
 
   it(
-    'kill -9 while the body is arriving: the upload fails, nothing is stored, a retry succeeds',
+    'kill -9 while the body is arriving: the upload fails, nothing is stored, retries succeed',
     async () => {
       const dir = dataDir('kill-receive');
-      const small = path.join(work, 'small.csv');
-      const smallExp = newExpectation();
-      writeChunks(
-        small,
-        readingsFile({ rows: 2000, seed: 3, startMs: Date.parse('2025-02-01T00:00:00Z') }, smallExp),
-      );
+      const at = (iso: string) => Date.parse(iso);
+      const seedRows = expectedFile(path.join(work, 'seed.csv'), {
+        rows: 2000,
+        seed: 3,
+        startMs: at('2025-02-01T00:00:00Z'),
+      });
+      const cutRows = { rows: 50_000, seed: 4, startMs: at('2025-03-01T00:00:00Z') };
+      const fresh = expectedFile(path.join(work, 'fresh.csv'), {
+        rows: 30_000,
+        seed: 5,
+        startMs: at('2025-04-01T00:00:00Z'),
+      });
+      const cutFile = expectedFile(path.join(work, 'cut.csv'), cutRows);
 
       const s1 = await startServer({ dataDir: dir });
-      const seed = await created(s1, 'readings', small);
+      const seed = await created(s1, 'readings', seedRows.file);
       expect((await waitForFinal(s1, seed.id)).status).toBe('done');
       const before = await s1.json('/v1/datasets/readings/stats');
-      expect(before.fields.value.count).toBe(smallExp.valid);
+      expect(before.fields.value.count).toBe(seedRows.exp.valid);
 
       // A body that sends its first rows, then stalls until the server is gone.
-      const cut = slowUpload(s1, readingsFile({ rows: 50_000, seed: 4, chunkRows: 1000 }));
+      const cut = slowUpload(s1, readingsFile({ ...cutRows, chunkRows: 1000 }), {
+        'idempotency-key': 'cut-key',
+      });
       const receiving = await pollUntil(
         async () => {
           const list = await s1.json('/v1/uploads?dataset=readings&status=receiving');
           return list.uploads[0];
         },
-        { timeoutMs: 30_000, what: 'an upload in receiving', describe: s1.output },
+        { timeoutMs: LONG, what: 'an upload in receiving', describe: s1.output },
       );
-      // Let some bytes reach the spool before the cut.
       await pollUntil(async () => (cut.sent() > 3 ? true : undefined), {
-        timeoutMs: 30_000,
+        timeoutMs: LONG,
         what: 'bytes sent',
       });
       await s1.kill('SIGKILL');
-      const clientError = await cut.result;
-      expect(clientError).toBeInstanceOf(Error);
+      expect(await cut.result).toBeInstanceOf(Error);
 
       const s2 = await startServer({ dataDir: dir });
       const failed = await s2.json(`/v1/uploads/${receiving.id}`);
@@ -250,22 +270,38 @@ describe('crash recovery with a real server process', () => {
       expect(failed.error).toMatch(/complete/i);
       expect(failed.bytes.complete).toBe(false);
       expect(failed.rows.total).toBe(0);
-      const after = await s2.json('/v1/datasets/readings/stats');
-      expect(after).toEqual(before);
+      expect(await s2.json('/v1/datasets/readings/stats')).toEqual(before);
 
-      const retryExp = newExpectation();
-      const retryFile = path.join(work, 'retry.csv');
-      writeChunks(retryFile, readingsFile({ rows: 50_000, seed: 4 }, retryExp));
-      const retry = await created(s2, 'readings', retryFile);
-      expect(retry.id).not.toBe(receiving.id);
-      const done = await waitForFinal(s2, retry.id);
-      expect(done.status).toBe('done');
-      expect(done.rows).toEqual({ total: retryExp.rows, valid: retryExp.valid, invalid: 0, duplicate: 0 });
+      // A fresh POST works.
+      const next = await created(s2, 'readings', fresh.file);
+      expect(next.id).not.toBe(receiving.id);
+      const nextDone = await waitForFinal(s2, next.id);
+      expect(nextDone.status).toBe('done');
+      expect(nextDone.rows).toEqual({
+        total: fresh.exp.rows,
+        valid: fresh.exp.valid,
+        invalid: 0,
+        duplicate: 0,
+      });
+
+      // Retrying the cut body with its Idempotency-Key reuses the failed upload and receives it whole.
+      const retry = await postFile(s2, 'readings', cutFile.file, { 'idempotency-key': 'cut-key' });
+      expect(retry.status).toBe(201);
+      expect(retry.body.id).toBe(receiving.id);
+      const retryDone = await waitForFinal(s2, receiving.id);
+      expect(retryDone.status, retryDone.error ?? '').toBe('done');
+      expect(retryDone.error).toBeNull();
+      expect(retryDone.rows).toEqual({
+        total: cutFile.exp.rows,
+        valid: cutFile.exp.valid,
+        invalid: 0,
+        duplicate: 0,
+      });
       const final = await s2.json('/v1/datasets/readings/stats');
-      expect(final.fields.value.count).toBe(smallExp.valid + retryExp.valid);
+      expect(final.fields.value.count).toBe(seedRows.exp.valid + fresh.exp.valid + cutFile.exp.valid);
       await s2.kill();
     },
-    LONG,
+    TEST_TIMEOUT,
   );
 
   it(
@@ -286,7 +322,7 @@ describe('crash recovery with a real server process', () => {
       await pollUntil(
         async () => {
           const r = await s1.json(`/v1/uploads/${v2.id}`);
-          if (r.status === 'done') throw new Error('v2 finished before it could be observed mid-way');
+          if (r.status === 'done') throw new GiveUp('v2 finished before it could be observed mid-way');
           return r.status === 'processing' && r.rows.total > 0 ? r : undefined;
         },
         { timeoutMs: LONG, intervalMs: 10, what: 'v2 processing', describe: s1.output },
@@ -317,7 +353,7 @@ describe('crash recovery with a real server process', () => {
       expect(stats.fields.price.count).toBe(300_000);
       await s2.kill();
     },
-    LONG,
+    TEST_TIMEOUT,
   );
 });
 
@@ -325,6 +361,7 @@ describe('crash recovery with a real server process', () => {
 function slowUpload(
   server: ServerProcess,
   chunks: Iterable<string>,
+  headers: Record<string, string> = {},
 ): { sent(): number; result: Promise<Error | number> } {
   let sent = 0;
   const source = chunks[Symbol.iterator]();
@@ -340,7 +377,7 @@ function slowUpload(
   const result = new Promise<Error | number>((resolve) => {
     const req = http.request(`${server.url}/v1/datasets/readings/uploads`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'text/csv' },
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'text/csv', ...headers },
     });
     req.on('response', (res) => {
       res.resume();
