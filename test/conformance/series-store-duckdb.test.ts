@@ -147,17 +147,16 @@ describe('DuckDbSeriesStore', () => {
   });
 
   it('refuses column names that collide with the reserved ones', async () => {
+    const columns = [
+      { name: 'Time', type: 'string', role: 'key' },
+      { name: 'v', type: 'number', role: 'field' },
+    ];
+    // The dataset schema refuses such names up front; the store checks again for specs built in code.
+    expect(datasetSchema.safeParse({ name: 'clash', columns }).success).toBe(false);
     const store = new DuckDbSeriesStore({ path: ':memory:', threads: 1 });
     await store.init();
-    const clash = layoutOf(
-      datasetSchema.parse({
-        name: 'clash',
-        columns: [
-          { name: 'Time', type: 'string', role: 'key' },
-          { name: 'v', type: 'number', role: 'field' },
-        ],
-      }),
-    );
+    const spec = datasetSchema.parse({ name: 'clash', columns: [{ ...columns[0], name: 'k' }, columns[1]] });
+    const clash = layoutOf({ ...spec, columns: [{ ...spec.columns[0]!, name: 'Time' }, spec.columns[1]!] });
     await expect(store.ensureDataset(clash)).rejects.toThrow(/collides/);
     await store.close();
   });
