@@ -34,6 +34,8 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
   });
 
+  // The API speaks JSON; only the upload routes below take other bodies.
+  app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
   registerAuth(app, sluice.auth);
   registerHttpMetrics(app, sluice.metrics);
