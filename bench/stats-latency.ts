@@ -8,7 +8,7 @@
  * Before a device's first batch is applied its stats answer 404 (`record_not_found`); those answers
  * count as requests like any other, and `ok` says how many were 200.
  *
- * Run: npm run bench -- stats-latency [--rows 5_000_000] [--rate 200]
+ * Run: npm run bench -- stats-latency [--rows 5_000_000] [--rate 200] [--connections 8]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import { newExpectation, readingsFile } from '../src/sim/readings-file.js';
 const ROWS = numberArg('rows', 5_000_000);
 const RATE = numberArg('rate', 200);
 const DEVICES = 1000;
-const CONNECTIONS = 8;
+const CONNECTIONS = numberArg('connections', 8);
 /** The anchor needs only enough samples for a stable p99. */
 const ANCHOR_MAX_REQUESTS = 4000;
 
@@ -110,6 +110,7 @@ async function main(): Promise<void> {
         bench: 'stats-latency',
         rows: ROWS,
         rate: RATE,
+        connections: CONNECTIONS,
         upload_s: Math.round(uploadMs! / 100) / 10,
         requests: sluice.requests,
         ok: sluice.statuses['200'] ?? 0,
