@@ -44,6 +44,7 @@ export class Sluice {
   readonly datasets: DatasetService;
   readonly queue: UploadQueue;
   readonly applier: Applier;
+  private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   private ready = false;
 
@@ -65,6 +66,7 @@ export class Sluice {
     this.auth = new Authenticator(this.meta);
     const spool = new Spool(config.data_dir);
     const versions = new ReplaceVersions(this.meta, this.registry, this.snapshot, log);
+    this.versions = versions;
     this.lifecycle = new UploadLifecycle(this.meta, versions, this.ingestMetrics, log);
     this.lifecycle.onFinished((row) => {
       if (config.ingest.keep_files === 'never') spool.remove(row.id);
@@ -119,6 +121,7 @@ export class Sluice {
     await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
     await this.datasets.load(this.config.datasets);
     await this.applier.rebuild();
+    await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consume((batch) => this.applier.apply(batch));
     this.ready = true;

@@ -53,6 +53,9 @@ export class ReplaceVersions implements FinishHook {
       );
       this.building.delete(row.id);
       await this.meta.dropVersion(row.dataset, row.version);
+      const error = `superseded: a newer upload of '${row.dataset}' was published first, so this version was not`;
+      await this.meta.updateUpload(row.id, { error });
+      row.error = error;
       return;
     }
     // A restart while building loses the pending snapshot: rebuild it from the version itself.
@@ -73,6 +76,24 @@ export class ReplaceVersions implements FinishHook {
     if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
     if ((await this.meta.currentVersion(row.dataset)) !== row.version)
       await this.meta.dropVersion(row.dataset, row.version);
+  }
+
+  /**
+   * Drops versions that nothing will publish: left by a crash between publishing and dropping the
+   * previous version, or by an upload that ended while the process was down. Runs at start.
+   */
+  async sweep(unfinished: readonly UploadRow[]): Promise<void> {
+    for (const { layout } of this.registry.list()) {
+      if (layout.spec.mode !== 'replace') continue;
+      const name = layout.spec.name;
+      const keep = new Set(unfinished.filter((u) => u.dataset === name).map((u) => u.version));
+      keep.add(await this.meta.currentVersion(name));
+      for (const v of await this.meta.listVersions(name)) {
+        if (keep.has(v)) continue;
+        await this.meta.dropVersion(name, v);
+        this.log.info({ dataset: name, version: v }, 'dropped an orphaned version');
+      }
+    }
   }
 
   /** The statistics of one stored version, by scanning it. */

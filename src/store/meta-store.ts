@@ -61,6 +61,7 @@ export type UploadPatch = Partial<
     | 'committed'
     | 'nextSeq'
     | 'batchCount'
+    | 'version'
     | 'error'
     | 'receivedAt'
     | 'startedAt'

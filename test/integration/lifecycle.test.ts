@@ -142,3 +142,25 @@ describe('malformed API requests', () => {
     expect(replaceSeries.json().code).toBe('unsupported_for_mode');
   });
 });
+
+describe('replace-mode versions at start', () => {
+  it('drops versions that nothing will publish', async () => {
+    const h2 = await startHarness();
+    const dir = h2.dataDir;
+    await waitForUpload(h2.app, (await upload(h2.app, 'promotions', promotions(10, 1))).id);
+    const { layout } = h2.sluice.registry.get('promotions');
+    const orphan = await h2.sluice.meta.nextVersion('promotions');
+    await h2.sluice.meta.beginVersion(layout, orphan);
+    expect(await h2.sluice.meta.listVersions('promotions')).toHaveLength(2);
+    await h2.close();
+    const h3 = await startHarness({ dataDir: dir });
+    try {
+      expect(await h3.sluice.meta.listVersions('promotions')).toHaveLength(1);
+      expect((await h3.app.inject({ method: 'GET', url: '/promotions/3', headers: auth })).json().price).toBe(
+        1.03,
+      );
+    } finally {
+      await h3.close();
+    }
+  });
+});

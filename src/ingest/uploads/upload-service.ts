@@ -67,8 +67,11 @@ export class UploadService {
         inc.body.resume();
         return { row: upload, created: false };
       }
-      await meta.updateUpload(upload.id, { status: 'receiving', error: null, finishedAt: null });
-      upload.status = 'receiving';
+      // Another version may have been published meanwhile: the retry builds a fresh one, or it would
+      // be superseded by the version it should replace.
+      const retry = { status: 'receiving', error: null, finishedAt: null, version } as const;
+      await meta.updateUpload(upload.id, retry);
+      Object.assign(upload, retry);
     }
     if (upload.version !== null) await meta.beginVersion(layout, upload.version);
     return { row: await this.receive(upload, inc.body), created: true };

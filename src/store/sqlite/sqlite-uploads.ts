@@ -47,6 +47,7 @@ const PATCH_COLUMNS = {
   receiveComplete: 'receive_complete',
   nextSeq: 'next_seq',
   batchCount: 'batch_count',
+  version: 'version',
   error: 'error',
   receivedAt: 'received_at',
   startedAt: 'started_at',
