@@ -9,6 +9,7 @@ import type { SluiceConfig } from './config/schema.js';
 import { DatasetRegistry } from './core/dataset-registry.js';
 import { SluiceError } from './core/errors.js';
 import { IngestMetrics } from './ingest/ingest-metrics.js';
+import { DecodePool } from './ingest/decode-pool.js';
 import { UploadProcessor } from './ingest/upload-processor.js';
 import { UploadQueue } from './ingest/upload-queue.js';
 import { Spool } from './ingest/uploads/spool.js';
@@ -46,6 +47,7 @@ export class Sluice {
   readonly applier: Applier;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
+  private readonly decoders = new DecodePool();
   private ready = false;
 
   constructor(
@@ -78,6 +80,7 @@ export class Sluice {
       batchLog: this.batchLog,
       spool,
       lifecycle: this.lifecycle,
+      decoders: this.decoders,
       log,
     });
     this.queue = new UploadQueue(
@@ -146,6 +149,7 @@ export class Sluice {
     this.ready = false;
     this.lifecycle.abortAll();
     await this.queue.idle();
+    await this.decoders.close();
     await this.batchLog.close();
     await this.series.close();
     await this.meta.close();

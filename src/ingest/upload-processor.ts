@@ -1,19 +1,21 @@
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/schema.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
 import type { BatchLog } from '../log/batch-log.js';
-import type { MetaStore } from '../store/meta-store.js';
-import { UploadDecoder } from './upload-decoder.js';
+import type { MetaStore, UploadRow } from '../store/meta-store.js';
+import type { DecodePool } from './decode-pool.js';
 import type { Spool } from './uploads/spool.js';
 import type { UploadLifecycle } from './uploads/upload-lifecycle.js';
 
-const READ_CHUNK = 1 << 20;
+/** Batches a decode thread may run ahead of the log, and log appends awaiting their fsync. */
+const DECODE_WINDOW = 8;
+const APPENDS_IN_FLIGHT = 4;
 
 /**
- * Decodes an upload's spooled bytes from its committed position into batches and appends them to
- * the BatchLog. The committed position moves only after a batch is durable in the log, so a restart
- * re-decodes at most the batches whose hand-off was not yet recorded; the Applier ignores repeats.
+ * Decodes an upload's spooled bytes, from its committed position, on a decode thread, and appends the
+ * batches to the BatchLog. The committed position moves only after a batch is durable in the log, so
+ * a restart re-decodes at most the batches whose hand-off was not yet recorded; the Applier ignores
+ * repeats.
  */
 export class UploadProcessor {
   constructor(
@@ -24,6 +26,7 @@ export class UploadProcessor {
       batchLog: BatchLog;
       spool: Spool;
       lifecycle: UploadLifecycle;
+      decoders: DecodePool;
       log: Logger;
     },
   ) {}
@@ -40,7 +43,8 @@ export class UploadProcessor {
         { upload: row.id, dataset: row.dataset, client: row.client, bytes: row.bytesReceived },
         'upload started',
       );
-      await this.decode(uploadId, active.abort.signal);
+      const nextSeq = await this.decode(row, active.abort.signal);
+      if (nextSeq !== null && !active.abort.signal.aborted) await lifecycle.decodeFinished(row.id, nextSeq);
     } catch (err) {
       if (active.abort.signal.aborted) return;
       log.error({ err, upload: uploadId }, 'upload processing failed');
@@ -48,48 +52,40 @@ export class UploadProcessor {
     }
   }
 
-  private async decode(uploadId: string, signal: AbortSignal): Promise<void> {
-    const { config, registry, meta, batchLog, spool, lifecycle } = this.deps;
-    const row = (await meta.getUpload(uploadId))!;
+  private async decode(row: UploadRow, signal: AbortSignal): Promise<number | null> {
+    const { config, registry, meta, batchLog, spool, decoders } = this.deps;
     const { layout } = registry.get(row.dataset);
     const resumeAfterHeader =
       row.format === 'csv' && row.committed.offset > 0 && layout.spec.csv.header !== 'false';
-    const decoder = new UploadDecoder({
-      layout,
-      source: row.id,
-      format: row.format,
-      batchRows: config.ingest.batch_rows,
-      maxLineBytes: config.ingest.max_line_bytes,
-      nowMs: row.createdAt,
-      start: row.committed,
-      startSeq: row.nextSeq,
-      headerLine: resumeAfterHeader ? spool.readFirstLine(row.id, config.ingest.max_line_bytes) : undefined,
-    });
-    let nextSeq = row.nextSeq;
-    // Appends of one read share fsyncs (the log group-commits); the position moves once all are durable.
-    const handOff = async (batches: ReturnType<UploadDecoder['push']>): Promise<void> => {
-      if (batches.length === 0) return;
-      await Promise.all(batches.map((b) => batchLog.append(b)));
-      const last = batches[batches.length - 1]!;
-      nextSeq = last.seq + 1;
-      await meta.updateUpload(row.id, { committed: last.end, nextSeq });
-    };
-    const fd = await fs.promises.open(spool.pathOf(row.id), 'r');
-    try {
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
-      let pos = row.committed.offset;
-      for (;;) {
-        if (signal.aborted) return;
-        const { bytesRead } = await fd.read(buf, 0, READ_CHUNK, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        // The decoder keeps references into what it is given, so hand it a copy of the shared buffer.
-        await handOff(decoder.push(Buffer.from(buf.subarray(0, bytesRead))));
-      }
-      await handOff(decoder.end());
-    } finally {
-      await fd.close();
-    }
-    if (!signal.aborted) await lifecycle.decodeFinished(row.id, nextSeq);
+    // Appends are pipelined: each moves the committed position once durable, in order.
+    const inFlight: Promise<void>[] = [];
+    const next = await decoders.decode(
+      {
+        uploadId: row.id,
+        path: spool.pathOf(row.id),
+        spec: layout.spec,
+        format: row.format,
+        batchRows: config.ingest.batch_rows,
+        maxLineBytes: config.ingest.max_line_bytes,
+        nowMs: row.createdAt,
+        start: row.committed,
+        startSeq: row.nextSeq,
+        headerLine: resumeAfterHeader ? spool.readFirstLine(row.id, config.ingest.max_line_bytes) : undefined,
+        window: DECODE_WINDOW,
+      },
+      {
+        batch: async (payload, seq, end) => {
+          const moved = batchLog
+            .appendEncoded(payload)
+            .then(() => meta.updateUpload(row.id, { committed: end, nextSeq: seq + 1 }));
+          moved.catch(() => {}); // observed when awaited below; this only keeps it from being "unhandled"
+          inFlight.push(moved);
+          if (inFlight.length >= APPENDS_IN_FLIGHT) await inFlight.shift();
+        },
+      },
+      signal,
+    );
+    await Promise.all(inFlight);
+    return next;
   }
 }

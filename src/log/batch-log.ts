@@ -20,6 +20,11 @@ export interface BatchLog {
   readonly kind: string;
   init(): Promise<void>;
   append(batch: ColumnarBatch): Promise<void>;
+  /**
+   * Appends a batch already encoded with `encodeBatch` (src/log/local/batch-codec.ts), so decoding
+   * threads can hand over bytes instead of objects. Same durability and order as `append`.
+   */
+  appendEncoded(payload: Uint8Array): Promise<void>;
   /** Starts delivery. One consumer per log; the handler runs for one batch at a time. */
   consume(handler: (batch: ColumnarBatch) => Promise<void>): void;
   stats(): BatchLogStats;

@@ -1,3 +1,4 @@
+import { encodeBatch } from '../../src/log/local/batch-codec.js';
 import { describe, it, expect, afterEach } from 'vitest';
 import type { ColumnarBatch } from '../../src/core/batch.js';
 import type { BatchLog } from '../../src/log/batch-log.js';
@@ -113,6 +114,25 @@ export function runBatchLogConformance(name: string, make: () => Promise<BatchLo
       expect(got[3]!.keys).toStrictEqual(sent[3]!.keys);
       expect(Array.from(got[11]!.fields[0]!)).toStrictEqual(Array.from(sent[11]!.fields[0]!));
       expect(got[11]!.rejects).toStrictEqual(sent[11]!.rejects);
+    });
+
+    it('takes batches encoded elsewhere, in order with plain appends, across reopen', async () => {
+      const h = await setup();
+      const sent = Array.from({ length: 4 }, (_, i) => makeTestBatch('encoded', i, 30 + i));
+      await h.log.append(sent[0]!);
+      await h.log.appendEncoded(new Uint8Array(encodeBatch(sent[1]!)));
+      await h.log.append(sent[2]!);
+      await h.log.appendEncoded(new Uint8Array(encodeBatch(sent[3]!)));
+      await h.log.close();
+      const log = await h.reopen();
+      const got: ColumnarBatch[] = [];
+      log.consume(async (b) => {
+        got.push(b);
+      });
+      await log.drained();
+      expect(got.map((b) => b.id)).toStrictEqual(sent.map((b) => b.id));
+      expect(got[3]!.keys).toStrictEqual(sent[3]!.keys);
+      expect(Array.from(got[1]!.timeUs!)).toStrictEqual(Array.from(sent[1]!.timeUs!));
     });
 
     it('keeps appended batches across close and reopen', async () => {

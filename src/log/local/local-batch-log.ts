@@ -238,8 +238,20 @@ export class LocalBatchLog implements BatchLog {
     this.dirDirty = true;
   }
 
-  /** Writes synchronously so that log order is call order; durability comes from the group fsync. */
   append(batch: ColumnarBatch): Promise<void> {
+    return this.appendRecord(() => this.encoder.encode(batch, PREFIX), null);
+  }
+
+  appendEncoded(payload: Uint8Array): Promise<void> {
+    return this.appendRecord(() => Buffer.alloc(PREFIX), payload);
+  }
+
+  /**
+   * Writes one record synchronously so that log order is call order; durability comes from the group
+   * fsync. `frame()` gives the record's first bytes with PREFIX bytes reserved for the header; the
+   * payload is either inside it (`tail` null) or follows it.
+   */
+  private appendRecord(frameOf: () => Buffer, tailPayload: Uint8Array | null): Promise<void> {
     if (this.state !== 'open')
       return Promise.reject(new SluiceError('store_unavailable', 'the batch log is not open'));
     if (this.failure !== null)
@@ -255,15 +267,18 @@ export class LocalBatchLog implements BatchLog {
         this.deleteAckedSegments();
       }
       const appendedAt = Date.now();
-      const frame = this.encoder.encode(batch, PREFIX);
+      const frame = frameOf();
       frame.writeDoubleLE(appendedAt, HEADER);
-      frame.writeUInt32LE(frame.length - HEADER, 0);
-      frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4);
-      let written = 0;
-      while (written < frame.length)
-        written += fs.writeSync(tail.fd, frame, written, frame.length - written, tail.size + written);
-      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size: frame.length, appendedAt });
-      tail.size += frame.length;
+      const size = frame.length + (tailPayload?.length ?? 0);
+      frame.writeUInt32LE(size - HEADER, 0);
+      const crc = tailPayload
+        ? crc32(tailPayload, crc32(frame.subarray(HEADER)))
+        : crc32(frame.subarray(HEADER));
+      frame.writeUInt32LE(crc, 4);
+      writeFully(tail.fd, frame, tail.size);
+      if (tailPayload) writeFully(tail.fd, tailPayload, tail.size + frame.length);
+      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt });
+      tail.size += size;
       this.dirty.add(tail);
     } catch (err) {
       try {
@@ -505,4 +520,10 @@ export class LocalBatchLog implements BatchLog {
     this.segments = [];
     this.state = 'closed';
   }
+}
+
+function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < bytes.length)
+    written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written);
 }
