@@ -3,80 +3,226 @@
  * per-entry objects, so 10M rows cost ~128 MiB instead of the ~400 MiB of a JS Set. A collision of
  * two distinct rows has odds of about n²/2^54 (1 in 10^4 at 10^9 rows) and would drop one of them
  * as a duplicate; docs/architecture.md records this trade-off.
+ *
+ * Growth is incremental. Rehashing millions of entries at once blocks the event loop for hundreds
+ * of milliseconds (queries share it with ingest), so when the table fills, a table twice the size
+ * takes new entries and every later `add` or `has` copies the next `MIGRATE_SLOTS` slots of the old
+ * table into it. The old table is only read, never emptied slot by slot (that would break its probe
+ * chains), so a lookup probes both tables until the copy is done and the old one is dropped.
  */
+
+/** Old-table slots copied per call while a migration runs: a few microseconds of work. */
+const MIGRATE_SLOTS = 4096;
+const MIN_CAPACITY = 1024;
+
 export class DedupIndex {
   private slots: Float64Array;
-  private mask: number;
+  private slotMask: number;
+  /** The previous table while its entries are copied over, else null. */
+  private old: Float64Array | null = null;
+  private oldMask = 0;
+  /** Next slot of `old` to copy. */
+  private migrated = 0;
+  /** Entries in both tables together (an entry lives in exactly one of them). */
   private count = 0;
+  /** Entries in `slots` alone, which decides when it must grow. */
+  private fill = 0;
+  /** The last mask handed out, with the free slot each kept row's probe ended on. */
+  private lastMask: { keep: Uint8Array; table: Float64Array; free: Int32Array } | null = null;
 
-  constructor(initialCapacity = 1024) {
-    let cap = 1024;
-    while (cap < initialCapacity * 2) cap *= 2;
-    this.slots = new Float64Array(cap);
-    this.mask = cap - 1;
+  constructor(initialCapacity = MIN_CAPACITY) {
+    this.slots = new Float64Array(capacityFor(initialCapacity));
+    this.slotMask = this.slots.length - 1;
   }
 
   get size(): number {
     return this.count;
   }
 
+  /** True while a growth is being spread over calls (tests use it). */
+  get migrating(): boolean {
+    return this.old !== null;
+  }
+
   has(hash: number): boolean {
-    const slots = this.slots;
-    let i = slotOf(hash) & this.mask;
-    for (;;) {
-      const v = slots[i]!;
-      if (v === 0) return false;
-      if (v === hash) return true;
-      i = (i + 1) & this.mask;
+    if (this.old !== null) {
+      this.migrateStep();
+      if (this.old !== null && probe(this.old, this.oldMask, hash) >= 0) return true;
     }
+    return probe(this.slots, this.slotMask, hash) >= 0;
   }
 
   /** Adds the hash; returns false when it was already present. */
   add(hash: number): boolean {
-    if ((this.count + 1) * 4 > this.slots.length * 3) this.grow();
+    if (this.old !== null) {
+      this.migrateStep();
+      if (this.old !== null && probe(this.old, this.oldMask, hash) >= 0) return false;
+    }
+    if ((this.fill + 1) * 4 > this.slots.length * 3) this.startGrowth();
     const slots = this.slots;
-    let i = slotOf(hash) & this.mask;
+    const mask = this.slotMask;
+    let i = slotOf(hash) & mask;
     for (;;) {
       const v = slots[i]!;
       if (v === 0) {
         slots[i] = hash;
+        this.fill++;
         this.count++;
         return true;
       }
       if (v === hash) return false;
-      i = (i + 1) & this.mask;
+      i = (i + 1) & mask;
     }
   }
 
-  private grow(): void {
-    const old = this.slots;
-    this.slots = new Float64Array(old.length * 2);
-    this.mask = this.slots.length - 1;
-    this.count = 0;
-    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.add(old[i]!);
+  /**
+   * Which rows of a batch are new: not in the index and not repeated earlier in the batch. Does not
+   * change the index; `commit` adds the kept rows once the batch is durably applied.
+   *
+   * A small scratch table, reused across batches, catches in-batch repeats before the large index is
+   * probed, and the free slot each probe of the index ends on is remembered, so `commit` of the same
+   * mask usually writes without probing again.
+   */
+  mask(hashes: Float64Array, length: number): Uint8Array {
+    const keep = new Uint8Array(length);
+    const scratch = scratchTable(length);
+    const scratchMask = scratch.length - 1;
+    const free = new Int32Array(length);
+    const slots = this.slots;
+    const mask = this.slotMask;
+    for (let i = 0; i < length; i++) {
+      const h = hashes[i]!;
+      free[i] = -1;
+      const s = probe(scratch, scratchMask, h);
+      if (s >= 0) continue; // repeated in this batch
+      scratch[~s] = h;
+      if (this.old !== null) {
+        this.migrateStep();
+        if (this.old !== null && probe(this.old, this.oldMask, h) >= 0) continue;
+      }
+      let j = slotOf(h) & mask;
+      for (;;) {
+        const v = slots[j]!;
+        if (v === 0) {
+          keep[i] = 1;
+          free[i] = j;
+          break;
+        }
+        if (v === h) break;
+        j = (j + 1) & mask;
+      }
+    }
+    this.lastMask = { keep, table: slots, free };
+    return keep;
+  }
+
+  /** Adds the rows `keep` marks; with the mask `mask` returned last, mostly without probing. */
+  commit(hashes: Float64Array, keep: Uint8Array): void {
+    const memo = this.lastMask;
+    this.lastMask = null;
+    const free = memo !== null && memo.keep === keep ? memo.free : null;
+    for (let i = 0; i < keep.length; i++) {
+      if (keep[i] !== 1) continue;
+      const h = hashes[i]!;
+      if (free === null || !this.addAt(h, free[i]!, memo!.table)) this.add(h);
+    }
+  }
+
+  /**
+   * Writes `hash` at `slot` of `table` when that is still the current table, the slot is still
+   * free and the table has room. Slots are never emptied, so every slot before it on the hash's
+   * probe chain is still taken and the slot is still where a probe would put the hash. If the hash
+   * was added since, it went into this very slot (the first free one of its chain), which is then
+   * taken and the caller adds normally.
+   */
+  private addAt(hash: number, slot: number, table: Float64Array): boolean {
+    if (this.old !== null) this.migrateStep();
+    if (table !== this.slots || table[slot] !== 0 || (this.fill + 1) * 4 > table.length * 3) return false;
+    table[slot] = hash;
+    this.fill++;
+    this.count++;
+    return true;
+  }
+
+  private startGrowth(): void {
+    // A growth due before the previous one finished is rare (the copy needs far fewer calls than the
+    // fill takes); finishing the copy first keeps at most two tables alive.
+    if (this.old !== null) this.finishMigration();
+    this.old = this.slots;
+    this.oldMask = this.slotMask;
+    this.migrated = 0;
+    this.slots = new Float64Array(this.old.length * 2);
+    this.slotMask = this.slots.length - 1;
+    this.fill = 0;
+    this.migrateStep();
+  }
+
+  private migrateStep(): void {
+    const old = this.old!;
+    const end = Math.min(old.length, this.migrated + MIGRATE_SLOTS);
+    const slots = this.slots;
+    const mask = this.slotMask;
+    let moved = 0;
+    for (let i = this.migrated; i < end; i++) {
+      const h = old[i]!;
+      if (h === 0) continue;
+      // Entries of the old table are never added to the new one directly, so the probe ends empty.
+      slots[~probe(slots, mask, h)] = h;
+      moved++;
+    }
+    this.fill += moved;
+    this.migrated = end;
+    if (end === old.length) this.old = null;
+  }
+
+  private finishMigration(): void {
+    while (this.old !== null) this.migrateStep();
+  }
+}
+
+/**
+ * Scratch table for in-batch repeats, shared by every index: a mask runs start to end without
+ * yielding, so no two use it at once. Cleared per batch, which costs far less than allocating.
+ */
+let scratch = new Float64Array(MIN_CAPACITY);
+
+function scratchTable(rows: number): Float64Array {
+  const cap = capacityFor(rows);
+  if (scratch.length < cap) scratch = new Float64Array(cap);
+  const table = scratch.subarray(0, cap);
+  table.fill(0);
+  return table;
+}
+
+function capacityFor(entries: number): number {
+  let cap = MIN_CAPACITY;
+  while (cap < entries * 2) cap *= 2;
+  return cap;
+}
+
+/** Slot holding `hash`, or the bitwise complement of the empty slot where it would go. */
+function probe(slots: Float64Array, mask: number, hash: number): number {
+  let i = slotOf(hash) & mask;
+  for (;;) {
+    const v = slots[i]!;
+    if (v === 0) return ~i;
+    if (v === hash) return i;
+    i = (i + 1) & mask;
   }
 }
 
 /** Low bits of a 53-bit hash mixed with its high bits, so either half spreads across slots. */
 function slotOf(hash: number): number {
   const hi = Math.floor(hash / 4294967296);
-  return (hash ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
+  return hash ^ Math.imul(hi, 0x9e3779b1);
 }
 
-/**
- * Decides which rows of a batch are new: not in the index and not repeated earlier in the batch.
- * Does not change the index; call `commit` once the batch is durably applied.
- */
+/** Which rows of a batch are new; see `DedupIndex.mask`. */
 export function dedupMask(index: DedupIndex, hashes: Float64Array, length: number): Uint8Array {
-  const keep = new Uint8Array(length);
-  const inBatch = new DedupIndex(length);
-  for (let i = 0; i < length; i++) {
-    const h = hashes[i]!;
-    keep[i] = !index.has(h) && inBatch.add(h) ? 1 : 0;
-  }
-  return keep;
+  return index.mask(hashes, length);
 }
 
+/** Adds the rows a mask kept, once their batch is durably applied. */
 export function commitMask(index: DedupIndex, hashes: Float64Array, keep: Uint8Array): void {
-  for (let i = 0; i < keep.length; i++) if (keep[i] === 1) index.add(hashes[i]!);
+  index.commit(hashes, keep);
 }
