@@ -1,21 +1,37 @@
 /**
- * DuckDB SeriesStore append throughput: 1M readings rows (device_id, time, value, content hash, line)
- * in batches of 8192, each its own exactly-once transaction, into a file database. The anchor is
- * DuckDB loading the same rows from a CSV file with `CREATE TABLE ... AS SELECT * FROM read_csv(...)`
- * in the same run, so the ratio holds on a noisy machine.
+ * DuckDB SeriesStore append: throughput, and how long the event loop is blocked while appending.
  *
- * Run: node --import tsx bench/series-append.ts   (ROWS=… to change the row count)
+ * Appends readings rows (device_id, time, value, content hash, line) in batches of 8192, each its own
+ * exactly-once transaction, into a file database. While it runs:
+ * - `perf_hooks.monitorEventLoopDelay` and a 1 ms `setInterval` drift monitor record how long the
+ *   loop was blocked (the worst single synchronous step is what a concurrent query waits behind);
+ * - a read probe runs `count` every few milliseconds on the read pool and records its latency.
+ *
+ * The anchor is DuckDB loading the same rows from a CSV file with `read_csv` in the same run, so the
+ * ratio holds on a noisy machine.
+ *
+ * A second anchor is the loop delay of an idle event loop while DuckDB runs a CPU-heavy query on
+ * its own threads: on a small machine those threads alone delay the loop by a few milliseconds,
+ * so the append's figures are read against that floor.
+ *
+ * Run: npm run bench -- series-append [--rows 2_000_000] [--threads n] [--no-anchor] [--no-probe]
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnarBatch } from '../src/core/batch.js';
 import { datasetSchema, layoutOf } from '../src/core/dataset.js';
 import { DuckDbSeriesStore } from '../src/store/duckdb/duckdb-series-store.js';
+import { flagArg, numberArg } from './lib/args.js';
+import { duckdbReadCsv } from './lib/duckdb-anchor.js';
+import { round, summarize } from './lib/latency.js';
+import { benchTempDir } from './lib/temp-dir.js';
 
-const TOTAL = Number(process.env.ROWS ?? 1_000_000);
+const TOTAL = numberArg('rows', Number(process.env.ROWS ?? 2_000_000));
 const BATCH = 8192;
+const PROBE_EVERY_MS = 5;
+const THREADS = numberArg('threads', 0);
 const T0_US = 1_700_000_000_000_000;
 
 const layout = layoutOf(
@@ -30,6 +46,8 @@ const layout = layoutOf(
   }),
 );
 
+const DEVICES = Array.from({ length: 5000 }, (_, d) => `device-${String(d).padStart(5, '0')}`);
+
 function makeBatch(seq: number, from: number, n: number): ColumnarBatch {
   const devices = new Array<string>(n);
   const timeUs = new Float64Array(n);
@@ -38,7 +56,7 @@ function makeBatch(seq: number, from: number, n: number): ColumnarBatch {
   const lines = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     const i = from + j;
-    devices[j] = `device-${String((i * 31) % 5000).padStart(5, '0')}`;
+    devices[j] = DEVICES[(i * 31) % DEVICES.length]!;
     timeUs[j] = T0_US + i * 1000;
     value[j] = Math.round(Math.sin(i) * 10_000) / 100;
     hashes[j] = (i * 2_654_435_761) % 9_007_199_254_740_991;
@@ -78,30 +96,112 @@ function writeCsv(file: string, batches: readonly ColumnarBatch[]): void {
   fs.closeSync(fd);
 }
 
-async function runStore(dir: string, batches: readonly ColumnarBatch[]): Promise<number> {
-  const store = new DuckDbSeriesStore({ path: path.join(dir, 'series.duckdb') });
+/** Largest gap between consecutive ticks of a 1 ms interval, minus the interval itself. */
+function driftMonitor(): { stop(): number } {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 1);
+    last = now;
+  }, 1);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return worst;
+    },
+  };
+}
+
+interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+  driftMaxMs: number;
+  /** Share of wall time the event loop spent running JS and native calls, not waiting. */
+  utilization: number;
+}
+
+/** Watches the event loop from now until `stop`. */
+function loopMonitor(): { stop(): LoopDelay } {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const drift = driftMonitor();
+  const elu = performance.eventLoopUtilization();
+  return {
+    stop: () => {
+      const driftMaxMs = drift.stop();
+      histogram.disable();
+      return {
+        p99Ms: histogram.percentile(99) / 1e6,
+        maxMs: histogram.max / 1e6,
+        driftMaxMs,
+        utilization: performance.eventLoopUtilization(elu).utilization,
+      };
+    },
+  };
+}
+
+/**
+ * The loop delay this machine shows with no JS work at all while DuckDB keeps its threads busy with
+ * a query: the floor that CPU contention alone sets, against which the append's delays are read.
+ */
+async function loopDelayAnchor(ms: number): Promise<LoopDelay> {
+  const instance = await DuckDBInstance.create(':memory:', THREADS > 0 ? { threads: String(THREADS) } : {});
+  const conn = await instance.connect();
+  const monitor = loopMonitor();
+  const end = performance.now() + ms;
+  while (performance.now() < end) await conn.run('SELECT sum(i * i) FROM range(20000000) t(i)');
+  const delay = monitor.stop();
+  conn.closeSync();
+  instance.closeSync();
+  return delay;
+}
+
+/** Runs `count` on the read pool every few milliseconds and records each call's latency. */
+function readProbe(store: DuckDbSeriesStore): { stop(): Promise<number[]> } {
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      await store.count(layout);
+      samples.push(performance.now() - t0);
+      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+interface StoreRun {
+  ms: number;
+  loop: LoopDelay;
+  readLatencies: number[];
+}
+
+async function runStore(dir: string, batches: readonly ColumnarBatch[], probe: boolean): Promise<StoreRun> {
+  const store = new DuckDbSeriesStore({
+    path: path.join(dir, 'series.duckdb'),
+    ...(THREADS > 0 ? { threads: THREADS } : {}),
+  });
   await store.init();
   await store.ensureDataset(layout);
+  const monitor = loopMonitor();
+  const reads = probe ? readProbe(store) : undefined;
   const start = performance.now();
   for (const b of batches) await store.append(layout, b);
   const ms = performance.now() - start;
+  const loop = monitor.stop();
+  const readLatencies = (await reads?.stop()) ?? [];
   const stored = await store.count(layout);
   await store.close();
   if (stored !== TOTAL) throw new Error(`stored ${stored} rows, expected ${TOTAL}`);
-  return ms;
-}
-
-async function runAnchor(dir: string, csv: string): Promise<number> {
-  const instance = await DuckDBInstance.create(path.join(dir, 'anchor.duckdb'));
-  const conn = await instance.connect();
-  const start = performance.now();
-  await conn.run(`CREATE TABLE anchor AS SELECT * FROM read_csv('${csv.replaceAll("'", "''")}')`);
-  const ms = performance.now() - start;
-  const rows = (await conn.runAndReadAll('SELECT count(*) FROM anchor')).getRows()[0]![0];
-  conn.closeSync();
-  instance.closeSync();
-  if (Number(rows) !== TOTAL) throw new Error(`anchor loaded ${String(rows)} rows`);
-  return ms;
+  return { ms, loop, readLatencies };
 }
 
 async function main(): Promise<void> {
@@ -109,26 +209,50 @@ async function main(): Promise<void> {
   for (let from = 0, seq = 0; from < TOTAL; from += BATCH, seq++) {
     batches.push(makeBatch(seq, from, Math.min(BATCH, TOTAL - from)));
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-'));
+  const tmp = benchTempDir();
   try {
-    const csv = path.join(dir, 'rows.csv');
-    writeCsv(csv, batches);
-    const storeMs = await runStore(dir, batches);
-    const anchorMs = await runAnchor(dir, csv);
-    const rowsPerS = Math.round((TOTAL / storeMs) * 1000);
-    const anchorRowsPerS = Math.round((TOTAL / anchorMs) * 1000);
+    const run = await runStore(tmp.dir, batches, !flagArg('no-probe'));
+    let anchorRowsPerS: number | null = null;
+    if (!flagArg('no-anchor')) {
+      const csv = path.join(tmp.dir, 'rows.csv');
+      writeCsv(csv, batches);
+      const anchor = await duckdbReadCsv(tmp.dir, csv, {
+        device_id: 'VARCHAR',
+        time: 'TIMESTAMP',
+        value: 'DOUBLE',
+        _hash: 'DOUBLE',
+        _line: 'BIGINT',
+      });
+      if (anchor.rows !== TOTAL) throw new Error(`anchor loaded ${anchor.rows} rows`);
+      anchorRowsPerS = Math.round((TOTAL / anchor.ms) * 1000);
+    }
+    const anchorLoop = await loopDelayAnchor(Math.min(run.ms, 3000));
+    const rowsPerS = Math.round((TOTAL / run.ms) * 1000);
+    const reads = summarize(run.readLatencies);
     console.log(
       JSON.stringify({
         bench: 'series-append',
         rows: TOTAL,
         rows_per_batch: BATCH,
         rows_per_s: rowsPerS,
+        duckdb_threads: THREADS > 0 ? THREADS : 'default',
+        loop_delay_p99_ms: round(run.loop.p99Ms),
+        loop_delay_max_ms: round(run.loop.maxMs),
+        interval_drift_max_ms: round(run.loop.driftMaxMs),
+        loop_utilization: round(run.loop.utilization),
+        main_thread_ms_per_batch: round((run.loop.utilization * run.ms) / Math.ceil(TOTAL / BATCH)),
+        anchor_duckdb_busy_loop_delay: {
+          p99_ms: round(anchorLoop.p99Ms),
+          max_ms: round(anchorLoop.maxMs),
+          interval_drift_max_ms: round(anchorLoop.driftMaxMs),
+        },
+        read_probe: { count: reads.count, p50_ms: reads.p50_ms, p99_ms: reads.p99_ms, max_ms: reads.max_ms },
         anchor_read_csv_rows_per_s: anchorRowsPerS,
-        ratio: Number((rowsPerS / anchorRowsPerS).toFixed(3)),
+        ratio: anchorRowsPerS === null ? null : Number((rowsPerS / anchorRowsPerS).toFixed(3)),
       }),
     );
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 }
 

@@ -1,30 +1,18 @@
-import {
-  DOUBLE,
-  DuckDBDataChunk,
-  DuckDBDoubleVector,
-  DuckDBTimestampValue,
-  DuckDBTimestampVector,
-  DuckDBVarCharVector,
-  DuckDBVector,
-  TIMESTAMP,
-  VARCHAR,
-  type DuckDBAppender,
-  type DuckDBType,
-} from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import { BIGINT, DOUBLE, DuckDBDataChunk, TIMESTAMP, VARCHAR, type DuckDBType } from '@duckdb/node-api';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
+import { VectorScratch, fillAllNull, fillDoubles, fillInt64s, fillStrings } from './duckdb-vector-fill.js';
 
 /**
- * Copies the kept rows of a columnar batch into DuckDB data chunks and hands them to an appender.
- * Measured against row-by-row appending and against `INSERT ... SELECT unnest(list params)`, filling
- * whole vectors is the fastest path: numbers are written into the vector's buffer and copied in one
- * call, and only strings cost a native call per value.
- *
- * Column order matches `physicalColumns`. `_line` is written as DOUBLE and the appender casts it to
- * the table's BIGINT, which avoids a bigint allocation per row.
+ * Rows per data chunk handed to the appender. Filling and appending one chunk is a single
+ * synchronous step on the event loop, and the store yields between chunks, so this bounds how long a
+ * concurrent request can wait behind an append (well under 1 ms for a 3-column dataset).
  */
+export const APPEND_CHUNK_ROWS = Math.min(2048, duckdb.vector_size());
 
+/** Chunk column types, in `physicalColumns` order; they match the table's, so nothing is cast. */
 function chunkTypes(layout: DatasetLayout): DuckDBType[] {
   return [
     ...layout.keys.map(() => VARCHAR),
@@ -33,61 +21,62 @@ function chunkTypes(layout: DatasetLayout): DuckDBType[] {
     ...layout.payloads.map(() => VARCHAR),
     ...layout.attributes.map(() => VARCHAR),
     DOUBLE,
-    DOUBLE,
+    BIGINT,
   ];
 }
 
-function vectorOf<V extends DuckDBVector>(
-  chunk: DuckDBDataChunk,
-  column: number,
-  kind: abstract new (...args: never[]) => V,
-): V {
-  const v = chunk.getColumnVector(column);
-  if (!(v instanceof kind)) throw new SluiceError('internal', `unexpected vector type for column ${column}`);
-  return v;
-}
+/**
+ * Copies slices of a batch's kept rows into one reusable DuckDB data chunk. Measured against the
+ * node-api vector wrappers, row-by-row appending and `INSERT ... SELECT unnest(list params)`, writing
+ * whole vectors from typed arrays is the fastest path: numbers cost one native copy per column, and
+ * only strings longer than 12 bytes cost a native call per value.
+ *
+ * One writer serves one dataset layout on one connection; the appender copies a chunk's contents, so
+ * the chunk is reset and refilled for every slice.
+ */
+export class ChunkWriter {
+  readonly chunk: DuckDBDataChunk;
+  private readonly scratch = new VectorScratch(APPEND_CHUNK_ROWS);
+  private readonly columnCount: number;
 
-function fillStrings(
-  v: DuckDBVarCharVector,
-  values: readonly (string | null)[],
-  rows: Uint32Array,
-  from: number,
-  size: number,
-): void {
-  for (let j = 0; j < size; j++) v.setItem(j, values[rows[from + j]!] ?? null);
-  v.flush();
-}
-
-function fillDoubles(
-  v: DuckDBDoubleVector,
-  values: Float64Array | null,
-  rows: Uint32Array,
-  from: number,
-  size: number,
-): void {
-  for (let j = 0; j < size; j++) {
-    const x = values === null ? NaN : values[rows[from + j]!]!;
-    // NaN marks a missing value in the batch and is stored as NULL.
-    v.setItem(j, Number.isNaN(x) ? null : x);
+  constructor(readonly layout: DatasetLayout) {
+    const types = chunkTypes(layout);
+    this.columnCount = types.length;
+    this.chunk = DuckDBDataChunk.create(types);
   }
-  v.flush();
-}
 
-function fillTimes(
-  v: DuckDBTimestampVector,
-  values: Float64Array | null,
-  rows: Uint32Array,
-  from: number,
-  size: number,
-): void {
-  for (let j = 0; j < size; j++) {
-    const x = values === null ? NaN : values[rows[from + j]!]!;
-    if (Number.isNaN(x)) v.setItem(j, null);
-    else if (!Number.isFinite(x)) {
-      throw new SluiceError('internal', `time ${x} at batch row ${rows[from + j]} cannot be stored`);
-    } else v.setItem(j, new DuckDBTimestampValue(BigInt(Math.trunc(x))));
+  /**
+   * Fills the chunk with rows `rows[from .. from + size)` of `batch` (size ≤ APPEND_CHUNK_ROWS) and
+   * returns it for `appendDataChunk`. Throws (SluiceError) on a value that cannot be stored.
+   */
+  fill(batch: ColumnarBatch, rows: Uint32Array, from: number, size: number): DuckDBDataChunk {
+    if (size > APPEND_CHUNK_ROWS) {
+      throw new SluiceError('internal', `a data chunk holds at most ${APPEND_CHUNK_ROWS} rows, got ${size}`);
+    }
+    const raw = this.chunk.chunk;
+    // Reset drops the previous slice's string heap and validity masks: every row starts valid.
+    duckdb.data_chunk_reset(raw);
+    duckdb.data_chunk_set_size(raw, size);
+    const s = this.scratch;
+    let col = 0;
+    const next = (): duckdb.Vector => duckdb.data_chunk_get_vector(raw, col++);
+    for (const values of batch.keys) fillStrings(next(), s, values, rows, from, size);
+    if (batch.timeUs === null) fillAllNull(next(), s, size);
+    else fillInt64s(next(), s, batch.timeUs, rows, from, size, 'time');
+    for (const values of batch.fields) fillDoubles(next(), s, values, rows, from, size);
+    for (const values of batch.payloads) fillStrings(next(), s, values, rows, from, size);
+    for (const values of batch.attributes) fillStrings(next(), s, values, rows, from, size);
+    if (batch.hashes === null) fillAllNull(next(), s, size);
+    else fillDoubles(next(), s, batch.hashes, rows, from, size);
+    fillInt64s(next(), s, batch.lines, rows, from, size, 'line');
+    if (col !== this.columnCount) {
+      throw new SluiceError(
+        'internal',
+        `dataset ${this.layout.spec.name}: filled ${col} of ${this.columnCount} columns`,
+      );
+    }
+    return this.chunk;
   }
-  v.flush();
 }
 
 /** Indices of the rows to store, in batch order. */
@@ -103,38 +92,6 @@ export function keptRows(length: number, keep: Uint8Array | undefined): Uint32Ar
   n = 0;
   for (let i = 0; i < length; i++) if (keep[i] === 1) rows[n++] = i;
   return rows;
-}
-
-/**
- * Appends the given rows of `batch`. Throws (SluiceError or the binding's error) on a value that
- * cannot be stored; rows of earlier chunks are then already in the appender, so the caller must
- * clear it and roll back.
- */
-export function appendRows(
-  appender: DuckDBAppender,
-  layout: DatasetLayout,
-  batch: ColumnarBatch,
-  rows: Uint32Array,
-): void {
-  const types = chunkTypes(layout);
-  const chunkRows = DuckDBVector.standardSize();
-  for (let from = 0; from < rows.length; from += chunkRows) {
-    const size = Math.min(chunkRows, rows.length - from);
-    const chunk = DuckDBDataChunk.create(types, size);
-    let col = 0;
-    for (const values of batch.keys)
-      fillStrings(vectorOf(chunk, col++, DuckDBVarCharVector), values, rows, from, size);
-    fillTimes(vectorOf(chunk, col++, DuckDBTimestampVector), batch.timeUs, rows, from, size);
-    for (const values of batch.fields)
-      fillDoubles(vectorOf(chunk, col++, DuckDBDoubleVector), values, rows, from, size);
-    for (const values of batch.payloads)
-      fillStrings(vectorOf(chunk, col++, DuckDBVarCharVector), values, rows, from, size);
-    for (const values of batch.attributes)
-      fillStrings(vectorOf(chunk, col++, DuckDBVarCharVector), values, rows, from, size);
-    fillDoubles(vectorOf(chunk, col++, DuckDBDoubleVector), batch.hashes, rows, from, size);
-    fillDoubles(vectorOf(chunk, col++, DuckDBDoubleVector), batch.lines, rows, from, size);
-    appender.appendDataChunk(chunk);
-  }
 }
 
 /** Throws before anything is written when the batch's columns do not fit the layout. */

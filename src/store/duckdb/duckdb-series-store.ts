@@ -1,9 +1,4 @@
-import {
-  DuckDBInstance,
-  DuckDBTimestampValue,
-  type DuckDBAppender,
-  type DuckDBConnection,
-} from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
@@ -18,11 +13,11 @@ import type {
   StoredRow,
 } from '../series-store.js';
 import { AsyncMutex, MutexPool } from './async-mutex.js';
-import { appendRows, assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
+import { APPEND_CHUNK_ROWS, ChunkWriter, assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import {
-  APPLIED_TABLE,
   CREATE_APPLIED_SQL,
+  INSERT_APPLIED_SQL,
   createTableSql,
   describeColumns,
   latestSql,
@@ -49,29 +44,9 @@ export interface DuckDbSeriesStoreOptions {
   checkpointThreshold?: string;
 }
 
-/**
- * Fills a fresh appender and closes it, which flushes its rows into the connection's transaction.
- * On failure the buffered rows are cleared before closing: a close flushes, and rows flushed after
- * the caller's rollback would land outside any transaction.
- */
-async function appendWith(
-  conn: DuckDBConnection,
-  table: string,
-  fill: (appender: DuckDBAppender) => void,
-): Promise<void> {
-  const appender = await conn.createAppender(table);
-  try {
-    fill(appender);
-    appender.closeSync();
-  } catch (e) {
-    try {
-      appender.clear();
-      appender.closeSync();
-    } catch {
-      // An appender that failed its own flush is unusable; the caller's rollback discards its rows.
-    }
-    throw e;
-  }
+/** Lets other work on the event loop (queries, request parsing) run between synchronous steps. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function storeError(what: string, e: unknown): SluiceError {
@@ -107,6 +82,9 @@ export class DuckDbSeriesStore implements SeriesStore {
   private readonly ensured = new Map<string, string>();
   /** Dataset tables present in the file; reads of other datasets return nothing. */
   private readonly tables = new Set<string>();
+  /** Reusable data chunks per dataset, for the writer only. */
+  private readonly chunkWriters = new Map<string, ChunkWriter>();
+  private recordStmt: DuckDBPreparedStatement | undefined;
 
   constructor(private readonly opts: DuckDbSeriesStoreOptions) {}
 
@@ -120,6 +98,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       const instance = await DuckDBInstance.create(this.opts.path, config);
       const writer = await instance.connect();
       await writer.run(CREATE_APPLIED_SQL);
+      this.recordStmt = await writer.prepare(INSERT_APPLIED_SQL);
       const readerCount = Math.max(1, this.opts.readConnections ?? 2);
       const readers: DuckDBConnection[] = [];
       for (let i = 0; i < readerCount; i++) readers.push(await instance.connect());
@@ -142,6 +121,8 @@ export class DuckDbSeriesStore implements SeriesStore {
     if (instance === undefined) return;
     await this.writeMutex.run(async () => {
       await this.writer?.run('CHECKPOINT');
+      this.recordStmt?.destroySync();
+      this.recordStmt = undefined;
       this.writer?.closeSync();
     });
     await this.readers?.forEach((conn) => {
@@ -154,6 +135,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     this.readers = undefined;
     this.ensured.clear();
     this.tables.clear();
+    this.chunkWriters.clear();
   }
 
   private open(): { writer: DuckDBConnection; readers: MutexPool<DuckDBConnection> } {
@@ -209,6 +191,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       }
       this.ensured.delete(name);
       this.tables.delete(table);
+      this.chunkWriters.delete(name);
     });
   }
 
@@ -220,21 +203,12 @@ export class DuckDbSeriesStore implements SeriesStore {
       const rows = keptRows(batch.length, keep);
       const inserted = rows.length;
       const duplicate = batch.length - inserted;
-      // Appenders write into the connection's open transaction (a test checks that a rollback
-      // discards their rows), so one COMMIT covers the data and the `_applied` row. Appending is
-      // synchronous: the transaction costs two awaited round trips, BEGIN and COMMIT.
       await writer.run('BEGIN TRANSACTION');
       // The `_applied` row goes first: its primary key turns a replay into a cheap failure before
-      // any data is copied, so the common path needs no separate lookup.
+      // any data is copied, so the common path needs no separate lookup. It is an INSERT rather than
+      // an appender because a statement runs off the event loop, and the key check is not free.
       try {
-        await appendWith(writer, APPLIED_TABLE, (a) => {
-          a.appendVarchar(batch.id);
-          a.appendVarchar(batch.dataset);
-          a.appendBigInt(BigInt(inserted));
-          a.appendBigInt(BigInt(duplicate));
-          a.appendTimestamp(new DuckDBTimestampValue(BigInt(Date.now()) * 1000n));
-          a.endRow();
-        });
+        await this.recordApplied(batch, inserted, duplicate);
       } catch (e) {
         await this.rollbackQuietly(writer);
         const recorded = await this.recorded(writer, batch.id);
@@ -242,9 +216,7 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw storeError(`recording batch ${batch.id}`, e);
       }
       try {
-        if (inserted > 0) {
-          await appendWith(writer, tableNameOf(layout.spec.name), (a) => appendRows(a, layout, batch, rows));
-        }
+        if (inserted > 0) await this.appendChunked(writer, layout, batch, rows);
         await writer.run('COMMIT');
       } catch (e) {
         await this.rollbackQuietly(writer);
@@ -252,6 +224,69 @@ export class DuckDbSeriesStore implements SeriesStore {
       }
       return { applied: true, inserted, duplicate };
     });
+  }
+
+  /** Runs under the write mutex, inside the writer's open transaction. */
+  private async recordApplied(batch: ColumnarBatch, inserted: number, duplicate: number): Promise<void> {
+    const stmt = this.recordStmt;
+    if (stmt === undefined) throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
+    stmt.clearBindings();
+    stmt.bindVarchar(1, batch.id);
+    stmt.bindVarchar(2, batch.dataset);
+    stmt.bindBigInt(3, BigInt(inserted));
+    stmt.bindBigInt(4, BigInt(duplicate));
+    stmt.bindBigInt(5, BigInt(Date.now()) * 1000n);
+    await stmt.run();
+  }
+
+  /**
+   * Copies the kept rows into the dataset's table through an appender, one data chunk at a time,
+   * yielding to the event loop between chunks so that no single synchronous step grows with the
+   * batch. Appenders write into the connection's open transaction (a test checks that a rollback
+   * discards their rows), so the caller's COMMIT covers the data and the `_applied` row. Yielding is
+   * safe: the write mutex keeps every other writer call out until the caller commits, and reads use
+   * other connections, which see committed data only.
+   *
+   * Each chunk is flushed as soon as it is appended: the flush moves rows into the transaction and is
+   * the largest synchronous cost, so paying it per chunk keeps every step short, where one flush at
+   * close would pay it for the whole batch at once. On failure the buffered rows are cleared before
+   * closing, as a close flushes and the caller is about to roll back.
+   */
+  private async appendChunked(
+    writer: DuckDBConnection,
+    layout: DatasetLayout,
+    batch: ColumnarBatch,
+    rows: Uint32Array,
+  ): Promise<void> {
+    const chunks = this.chunkWriterFor(layout);
+    const appender = await writer.createAppender(tableNameOf(layout.spec.name));
+    try {
+      for (let from = 0; from < rows.length; from += APPEND_CHUNK_ROWS) {
+        if (from > 0) await yieldToEventLoop();
+        const size = Math.min(APPEND_CHUNK_ROWS, rows.length - from);
+        appender.appendDataChunk(chunks.fill(batch, rows, from, size));
+        appender.flushSync();
+      }
+      // Nothing is left to flush, so closing is cheap.
+      appender.closeSync();
+    } catch (e) {
+      try {
+        appender.clear();
+        appender.closeSync();
+      } catch {
+        // An appender that failed its own flush is unusable; the caller's rollback discards its rows.
+      }
+      throw e;
+    }
+  }
+
+  private chunkWriterFor(layout: DatasetLayout): ChunkWriter {
+    let w = this.chunkWriters.get(layout.spec.name);
+    if (w === undefined || w.layout !== layout) {
+      w = new ChunkWriter(layout);
+      this.chunkWriters.set(layout.spec.name, w);
+    }
+    return w;
   }
 
   private async rollbackQuietly(conn: DuckDBConnection): Promise<void> {

@@ -80,6 +80,11 @@ export const CREATE_APPLIED_SQL =
   'CREATE TABLE IF NOT EXISTS _applied (batch_id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, ' +
   'inserted BIGINT NOT NULL, duplicate BIGINT NOT NULL, applied_at TIMESTAMP NOT NULL)';
 
+/** Parameters: batch id, dataset, inserted, duplicate, applied at (BIGINT microseconds). */
+export const INSERT_APPLIED_SQL =
+  'INSERT INTO _applied (batch_id, dataset, inserted, duplicate, applied_at) ' +
+  'VALUES ($1, $2, $3::BIGINT, $4::BIGINT, make_timestamp($5::BIGINT))';
+
 /** Parameters are appended to `params`, so the caller can chain fragments. */
 export function keyFilterSql(layout: DatasetLayout, keys: KeyFilter, params: SqlParam[]): string[] {
   const clauses: string[] = [];
