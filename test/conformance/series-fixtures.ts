@@ -91,6 +91,53 @@ export function readingsBatch(
   };
 }
 
+/**
+ * Times a store must keep exactly: before 1970, around the 2^32 microsecond boundary (where an int64
+ * split into 32-bit halves could go wrong), year 1 and the batch's 2^53 limit.
+ */
+export const EDGE_TIMES_US: readonly number[] = [
+  0,
+  1,
+  -1,
+  -999_999,
+  -1_000_001,
+  -1_500_000_000_123_457,
+  -62_135_596_800_000_000,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 32 + 1,
+  -(2 ** 32) + 1,
+  -(2 ** 32),
+  -(2 ** 32) - 1,
+  -(2 ** 40) - 7,
+  2 ** 52 + 1,
+  2 ** 53 - 1,
+  -(2 ** 53) + 1,
+];
+
+/**
+ * Strings a store must keep exactly: empty, up to and past 12 bytes (DuckDB's inline limit, where
+ * its writer changes path), multi-byte characters whose byte length differs from their length,
+ * quotes, control characters and a long one.
+ */
+export const EDGE_STRINGS: readonly string[] = [
+  '',
+  'a',
+  'abcdefghijkl',
+  'abcdefghijklm',
+  'é',
+  'ééééé',
+  'éééééé',
+  'ééééééé',
+  '日本語',
+  '日本語のテキスト',
+  'rocket 🚀',
+  'say "hi"',
+  "it's",
+  'tab\tnew\nline',
+  'x'.repeat(300),
+];
+
 /** A keep mask that drops every `every`-th row. */
 export function dropEvery(length: number, every: number): Uint8Array {
   const keep = new Uint8Array(length);

@@ -123,6 +123,45 @@ describe('DuckDbSeriesStore', () => {
     await store.close();
   }, 30_000);
 
+  it('yields to the event loop between chunks of a large append, and reads see only committed rows', async () => {
+    const store = new DuckDbSeriesStore({ path: path.join(dir, 'series.duckdb'), threads: 1 });
+    await store.init();
+    await store.ensureDataset(layout);
+    const batch = readingsBatch(readingRows(100_000));
+    // A chain of setImmediate callbacks runs once per loop turn; the longest gap between two of them
+    // is the longest the loop was held. One synchronous copy of the whole batch would take most of
+    // the append's time, where 2048-row steps take a small share of it each.
+    let appending = true;
+    let last = performance.now();
+    let longestGapMs = 0;
+    let turns = 0;
+    const tick = (): void => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+      turns++;
+      if (appending) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const countsSeen: number[] = [];
+    const readWhileAppending = async (): Promise<void> => {
+      while (appending) countsSeen.push(await store.count(layout));
+    };
+    const start = performance.now();
+    const reads = readWhileAppending();
+    const result = await store.append(layout, batch);
+    const appendMs = performance.now() - start;
+    appending = false;
+    await reads;
+    expect(result).toEqual({ applied: true, inserted: 100_000, duplicate: 0 });
+    expect(turns).toBeGreaterThan(100_000 / 2048);
+    expect(longestGapMs).toBeLessThan(appendMs / 4);
+    expect(countsSeen.length).toBeGreaterThan(0);
+    expect(new Set(countsSeen.filter((n) => n !== 100_000))).toEqual(new Set([0]));
+    expect(await store.count(layout)).toBe(100_000);
+    await store.close();
+  });
+
   it('refuses a layout that no longer matches the stored table', async () => {
     const store = new DuckDbSeriesStore({ path: path.join(dir, 'series.duckdb'), threads: 1 });
     await store.init();
