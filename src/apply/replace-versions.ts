@@ -33,6 +33,8 @@ export class ReplaceVersions implements FinishHook {
     let pending = this.building.get(uploadId);
     if (!pending) {
       if (batch.seq !== 0) return;
+      // The layout is replace mode, so the snapshot keeps whole-dataset statistics only, as the live
+      // one does (`keepsPerKeyStats`); per-key accumulators here would cost hundreds of bytes a row.
       pending = { snapshot: new StatsSnapshot(), keys: new DedupIndex() };
       this.building.set(uploadId, pending);
     }

@@ -121,9 +121,10 @@ export class FieldStats {
   private readonly state = new Float64Array(STATS_STRIDE);
   readonly sketch: QuantileSketch;
 
-  constructor(sketchOptions?: QuantileSketchOptions) {
+  /** `seed` staggers this sketch's merges from those of sketches filled alongside it. */
+  constructor(sketchOptions?: QuantileSketchOptions, seed = 0) {
     initStats(this.state, 0);
-    this.sketch = new QuantileSketch(sketchOptions);
+    this.sketch = new QuantileSketch(sketchOptions, seed);
   }
 
   get count(): number {
@@ -200,7 +201,9 @@ export class FieldStatsTable {
     if (value !== value) return;
     addStats(this.state, index * STATS_STRIDE, value, timeUs);
     let sketch = this.sketches[index];
-    if (sketch === undefined) this.sketches[index] = sketch = new QuantileSketch(this.sketchOptions);
+    // Seeded by index, so the sketches of keys that take values in turn merge on different batches.
+    if (sketch === undefined)
+      this.sketches[index] = sketch = new QuantileSketch(this.sketchOptions, index + 1);
     sketch.add(value);
   }
 

@@ -10,7 +10,8 @@
  *
  * Values are appended to a Float64Array buffer; when the buffer fills, it is sorted and merged with
  * the centroids in one linear pass. Until the first merge the buffer holds every value, so a sketch
- * with few values answers exact quantiles. The buffer doubles up to `maxBuffer`, and the first
+ * with few values answers exact quantiles. The buffer doubles up to its capacity, which lies
+ * between `maxBuffer` and 1.5 × `maxBuffer` depending on the sketch's stagger seed, and the first
  * `SMALL_LIMIT` values live in a plain sorted array instead, because a typed array costs about
  * 200 bytes of overhead however small it is: a million sketches of a handful of values stay small.
  *
@@ -22,7 +23,10 @@
 export interface QuantileSketchOptions {
   /** δ: larger is more accurate and larger; at most about δ centroids are kept. */
   compression?: number;
-  /** Capacity the value buffer grows to before it is merged into centroids. */
+  /**
+   * Values the buffer holds (exactly) before its first merge into centroids. A sketch given a
+   * stagger seed lets its buffer grow up to half as much again (see `bufferCapacity`).
+   */
   maxBuffer?: number;
 }
 
@@ -31,6 +35,22 @@ export const DEFAULT_MAX_BUFFER = 2048;
 /** Values kept in the small sorted array before the first typed buffer is allocated. */
 const SMALL_LIMIT = 16;
 const INITIAL_BUFFER = 2 * SMALL_LIMIT;
+
+/** 1/φ: successive seeds land far apart in [0, 1), whatever their number. */
+const INVERSE_GOLDEN_RATIO = 0.6180339887498949;
+
+/**
+ * Buffer capacity of a sketch with stagger seed `seed`: `maxBuffer` for seed 0, else spread over
+ * [maxBuffer, 1.5 × maxBuffer). Many sketches that take values in lockstep (per-key sketches of
+ * devices sending round-robin) would otherwise all fill, sort and compress on the same batch, one
+ * long block of the event loop; with capacities spread, their merges spread across batches. The
+ * spread goes up from `maxBuffer`, not down, so a sketch stays exact for as many values as before.
+ */
+export function bufferCapacity(maxBuffer: number, seed: number): number {
+  if (seed === 0) return maxBuffer;
+  const spread = (seed * INVERSE_GOLDEN_RATIO) % 1;
+  return maxBuffer + Math.floor((spread * maxBuffer) / 2);
+}
 
 /**
  * One merge runs at a time (JavaScript is single-threaded and a merge never yields), so every sketch
@@ -64,13 +84,17 @@ const EMPTY_RUN: Run = { means: new Float64Array(0), weights: null, length: 0 };
  */
 export class QuantileSketch {
   private readonly opts: QuantileSketchOptions;
+  /** Spreads this sketch's buffer capacity from its siblings' (see `bufferCapacity`). */
+  private readonly seed: number;
   /** The first few values, sorted; its length is its capacity. Null before the first value. */
   private small: number[] | null = null;
   private smallLen = 0;
   private digest: MergingDigest | null = null;
 
-  constructor(opts: QuantileSketchOptions = {}) {
+  /** `seed`: a small integer that differs between sketches filled together, such as a key index. */
+  constructor(opts: QuantileSketchOptions = {}, seed = 0) {
     this.opts = opts;
+    this.seed = seed;
   }
 
   /** Number of values added (NaN values are ignored). */
@@ -139,7 +163,7 @@ export class QuantileSketch {
   }
 
   private promote(): MergingDigest {
-    const digest = new MergingDigest(this.opts);
+    const digest = new MergingDigest(this.opts, this.seed);
     for (let i = 0; i < this.smallLen; i++) digest.add(this.small![i]);
     this.small = null;
     this.smallLen = 0;
@@ -153,7 +177,8 @@ export class QuantileSketch {
  */
 export class MergingDigest {
   readonly compression: number;
-  private readonly maxBuffer: number;
+  /** Values the buffer holds before it is merged (see `bufferCapacity`). */
+  private readonly capacity: number;
   /** Unit-weight values not merged yet. */
   private buf: Float64Array;
   private bufLen = 0;
@@ -167,9 +192,9 @@ export class MergingDigest {
   private lo = Infinity;
   private hi = -Infinity;
 
-  constructor(opts: QuantileSketchOptions = {}) {
+  constructor(opts: QuantileSketchOptions = {}, seed = 0) {
     this.compression = opts.compression ?? DEFAULT_COMPRESSION;
-    this.maxBuffer = Math.max(INITIAL_BUFFER, opts.maxBuffer ?? DEFAULT_MAX_BUFFER);
+    this.capacity = bufferCapacity(Math.max(INITIAL_BUFFER, opts.maxBuffer ?? DEFAULT_MAX_BUFFER), seed);
     if (!(this.compression >= 10)) throw new RangeError('compression must be at least 10');
     this.buf = new Float64Array(INITIAL_BUFFER);
   }
@@ -197,7 +222,7 @@ export class MergingDigest {
   /** Folds `other` in; `other` is unchanged. */
   merge(other: MergingDigest): void {
     if (other.count === 0) return;
-    if (other.size === 0 && this.size === 0 && this.bufLen + other.bufLen <= this.maxBuffer) {
+    if (other.size === 0 && this.size === 0 && this.bufLen + other.bufLen <= this.capacity) {
       for (let i = 0; i < other.bufLen; i++) this.add(other.buf[i]);
       return;
     }
@@ -248,8 +273,8 @@ export class MergingDigest {
   /** Grows the buffer while it is small; once it is at full size, merges it instead. */
   private makeRoom(): Float64Array {
     const buf = this.buf;
-    if (buf.length < this.maxBuffer) {
-      const grown = new Float64Array(Math.min(this.maxBuffer, buf.length * 2));
+    if (buf.length < this.capacity) {
+      const grown = new Float64Array(Math.min(this.capacity, buf.length * 2));
       grown.set(buf);
       return (this.buf = grown);
     }

@@ -8,7 +8,16 @@ import type { QuantileSketchOptions } from './quantile-sketch.js';
  * a scan. The Applier folds every applied batch in; at start the snapshot is rebuilt by scanning the
  * store. Per dataset it keeps one accumulator per field for the whole dataset, and, for each key
  * column separately, one per field per distinct key value.
+ *
+ * Replace-mode datasets get the whole-dataset accumulators only. Each of their keys names one row
+ * (served by `GET …/records/{key}`), so per-key statistics would say nothing new, while keeping them
+ * costs hundreds of bytes per row: gigabytes for a catalog of ten million ids.
  */
+
+/** Whether a dataset gets per-key statistics: append mode yes, replace mode no (see above). */
+export function keepsPerKeyStats(layout: DatasetLayout): boolean {
+  return layout.spec.mode !== 'replace';
+}
 
 export interface FieldSummary {
   count: number;
@@ -73,18 +82,21 @@ class DatasetStats {
   readonly keyColumns: readonly string[];
   rows = 0;
   readonly whole: FieldStats[];
-  /** One index per key column. */
+  /** One index per key column; empty when the dataset keeps no per-key statistics. */
   readonly byKey: KeyIndex[];
+  readonly perKey: boolean;
 
   constructor(layout: DatasetLayout) {
+    this.perKey = keepsPerKeyStats(layout);
     this.fieldNames = layout.fields.map((c) => c.name);
     this.keyColumns = layout.keys.map((c) => c.name);
     this.whole = this.fieldNames.map(() => new FieldStats(WHOLE_SKETCH));
-    this.byKey = this.keyColumns.map(() => new KeyIndex(this.fieldNames.length));
+    this.byKey = this.perKey ? this.keyColumns.map(() => new KeyIndex(this.fieldNames.length)) : [];
   }
 
   fits(layout: DatasetLayout): boolean {
     return (
+      this.perKey === keepsPerKeyStats(layout) &&
       sameNames(
         this.fieldNames,
         layout.fields.map((c) => c.name),
@@ -134,7 +146,9 @@ export class StatsSnapshot {
 
   /**
    * Summary for the whole dataset, or for rows whose key column `keyColumn` equals `keyValue`.
-   * undefined when the dataset or the key value has no rows (or `keyColumn` is not a key column).
+   * undefined when the dataset or the key value has no rows, when `keyColumn` is not a key column,
+   * and for any key of a dataset without per-key statistics (replace mode; `keepsPerKeyStats`
+   * tells that case apart).
    */
   summary(dataset: string, keyColumn?: string, keyValue?: string): Record<string, FieldSummary> | undefined {
     const stats = this.datasets.get(dataset);
@@ -146,7 +160,7 @@ export class StatsSnapshot {
         names.map((name, f) => [name, summarize(stats.whole[f].values(), (q) => stats.whole[f].quantile(q))]),
       );
     const k = stats.keyColumns.indexOf(keyColumn);
-    if (k < 0 || keyValue === undefined) return undefined;
+    if (k < 0 || keyValue === undefined || !stats.perKey) return undefined;
     const { table } = stats.byKey[k];
     const first = stats.byKey[k].find(keyValue);
     if (first === undefined) return undefined;
@@ -155,10 +169,13 @@ export class StatsSnapshot {
     );
   }
 
-  /** Number of distinct values seen for a key column (for listings). */
+  /**
+   * Number of distinct values seen for a key column (for listings); 0 for a dataset without
+   * per-key statistics, which does not count them.
+   */
   keyCount(dataset: string, keyColumn: string): number {
     const stats = this.datasets.get(dataset);
-    if (stats === undefined) return 0;
+    if (stats === undefined || !stats.perKey) return 0;
     const k = stats.keyColumns.indexOf(keyColumn);
     return k < 0 ? 0 : stats.byKey[k].size;
   }

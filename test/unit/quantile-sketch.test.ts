@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MergingDigest, QuantileSketch } from '../../src/query/quantile-sketch.js';
+import { MergingDigest, QuantileSketch, bufferCapacity } from '../../src/query/quantile-sketch.js';
 
 /** Deterministic PRNG so a failure reproduces. */
 function mulberry32(seed: number): () => number {
@@ -166,5 +166,51 @@ describe('QuantileSketch', () => {
     expect(a.count).toBe(10_005);
     expect(big.count).toBe(10_000);
     expect([0.1, 0.5, 0.9].map((q) => big.quantile(q))).toEqual(before);
+  });
+
+  it('spreads buffer capacities by seed, never below maxBuffer', () => {
+    expect(bufferCapacity(256, 0)).toBe(256);
+    const caps = Array.from({ length: 1000 }, (_, i) => bufferCapacity(256, i + 1));
+    expect(Math.min(...caps)).toBeGreaterThanOrEqual(256);
+    expect(Math.max(...caps)).toBeLessThan(384);
+    expect(new Set(caps).size).toBeGreaterThan(100);
+    // Neighbouring seeds (neighbouring keys) land far apart.
+    for (let i = 1; i < caps.length; i++) expect(Math.abs(caps[i]! - caps[i - 1]!)).toBeGreaterThan(10);
+  });
+
+  it('stays exact up to maxBuffer values and within 1% rank error whatever its seed', () => {
+    const data = sample('lognormal', 20_000, 13);
+    const sorted = data.slice().sort();
+    for (const seed of [1, 2, 3, 17, 500, 999_983]) {
+      const exact = new QuantileSketch({ maxBuffer: 256 }, seed);
+      exact.addAll(data, 0, 256);
+      expect(exact.exact).toBe(true);
+      const head = data.slice(0, 256).sort();
+      for (const q of QS) expect(exact.quantile(q)).toBeCloseTo(exactQuantile(head, q), 12);
+
+      const s = new QuantileSketch({ maxBuffer: 256 }, seed);
+      s.addAll(data);
+      expect(s.exact).toBe(false);
+      for (const q of QS) expectWithinRankError(sorted, q, s.quantile(q));
+    }
+  });
+
+  it('spreads the merges of sketches filled in lockstep across batches', () => {
+    // 1000 keys taking 8 values each per batch, round-robin, as readings from 1000 devices do.
+    const keys = 1000;
+    const sketches = Array.from({ length: keys }, (_, i) => new QuantileSketch({ maxBuffer: 256 }, i + 1));
+    const rand = mulberry32(21);
+    const merged = (s: QuantileSketch) => `${s.exact}:${s.centroidCount}`;
+    let worst = 0;
+    for (let batch = 0; batch < 120; batch++) {
+      const before = sketches.map(merged);
+      for (let v = 0; v < 8; v++) for (const s of sketches) s.add(rand());
+      // A sketch whose state changed merged its buffer in this batch (an undercount at worst).
+      const merges = sketches.filter((s, i) => merged(s) !== before[i]).length;
+      worst = Math.max(worst, merges);
+    }
+    // Unstaggered, every one of the 1000 merges on the same batch, every 32 batches.
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(keys / 8);
   });
 });
