@@ -156,12 +156,21 @@ export class FieldStats {
   }
 }
 
+/** Accumulators per page of a `FieldStatsTable` (288 KiB of state). */
+const PAGE_BITS = 12;
+const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
+
 /**
  * Many accumulators addressed by a dense index (row × field count + field), as the snapshot keeps
  * per key value. Sketches are created on a row's first value.
+ *
+ * The state lives in fixed-size pages rather than one array that doubles: copying a doubling array
+ * of a million keys' state takes tens of milliseconds on the event loop, and leaves up to half of it
+ * unused. The first page grows by doubling, so a table of a few keys stays small.
  */
 export class FieldStatsTable {
-  private state: Float64Array;
+  private readonly pages: Float64Array[];
   private readonly sketches: (QuantileSketch | undefined)[] = [];
   private used = 0;
 
@@ -169,7 +178,7 @@ export class FieldStatsTable {
     private readonly sketchOptions: QuantileSketchOptions,
     initialCapacity = 16,
   ) {
-    this.state = new Float64Array(initialCapacity * STATS_STRIDE);
+    this.pages = [new Float64Array(Math.min(PAGE_SIZE, Math.max(1, initialCapacity)) * STATS_STRIDE)];
   }
 
   /** Number of accumulators allocated. */
@@ -180,26 +189,28 @@ export class FieldStatsTable {
   /** Allocates `n` fresh accumulators and returns the index of the first. */
   allocate(n: number): number {
     const first = this.used;
-    const needed = (first + n) * STATS_STRIDE;
-    if (needed > this.state.length) {
-      let cap = this.state.length;
-      while (cap < needed) cap *= 2;
-      const grown = new Float64Array(cap);
-      grown.set(this.state.subarray(0, first * STATS_STRIDE));
-      this.state = grown;
-    }
     for (let i = first; i < first + n; i++) {
-      initStats(this.state, i * STATS_STRIDE);
+      const page = i >>> PAGE_BITS;
+      if (page === this.pages.length) this.pages.push(new Float64Array(PAGE_SIZE * STATS_STRIDE));
+      else if (page === 0 && i * STATS_STRIDE === this.pages[0].length) this.growFirstPage();
+      initStats(this.pages[page], (i & PAGE_MASK) * STATS_STRIDE);
       this.sketches.push(undefined); // keeps the array dense
     }
     this.used = first + n;
     return first;
   }
 
+  private growFirstPage(): void {
+    const small = this.pages[0];
+    const grown = new Float64Array(Math.min(PAGE_SIZE * STATS_STRIDE, small.length * 2));
+    grown.set(small);
+    this.pages[0] = grown;
+  }
+
   /** Same contract as `FieldStats.add`. */
   add(index: number, value: number, timeUs: number): void {
     if (value !== value) return;
-    addStats(this.state, index * STATS_STRIDE, value, timeUs);
+    addStats(this.pages[index >>> PAGE_BITS], (index & PAGE_MASK) * STATS_STRIDE, value, timeUs);
     let sketch = this.sketches[index];
     // Seeded by index, so the sketches of keys that take values in turn merge on different batches.
     if (sketch === undefined)
@@ -208,7 +219,7 @@ export class FieldStatsTable {
   }
 
   values(index: number): StatsValues {
-    return readStats(this.state, index * STATS_STRIDE);
+    return readStats(this.pages[index >>> PAGE_BITS], (index & PAGE_MASK) * STATS_STRIDE);
   }
 
   /** NaN when the accumulator has no value. */

@@ -370,6 +370,12 @@ describe('StatsSnapshot', () => {
       count: 3,
       p50: 1078,
     });
+    // Keys far past the first page of accumulators read back as well as the first ones.
+    expect(snap.summary('influencers', 'id', 'influencer-99999')!.followers).toMatchObject({
+      count: 3,
+      min: 100_999,
+      max: 101_001,
+    });
     expect(bytesPerKey).toBeLessThan(600);
   });
 });
