@@ -27,6 +27,12 @@ export interface BatchLog {
   appendEncoded(payload: Uint8Array): Promise<void>;
   /** Starts delivery. One consumer per log; the handler runs for one batch at a time. */
   consume(handler: (batch: ColumnarBatch) => Promise<void>): void;
+  /**
+   * Like `consume`, but hands over up to `maxBatches` consecutive batches at once (whatever is
+   * durable), acknowledged together after the handler resolves, so the consumer can apply them in
+   * one store transaction.
+   */
+  consumeGroups(handler: (batches: ColumnarBatch[]) => Promise<void>, maxBatches: number): void;
   stats(): BatchLogStats;
   /** Resolves when every batch appended so far has been acknowledged. */
   drained(): Promise<void>;

@@ -135,6 +135,25 @@ export function runBatchLogConformance(name: string, make: () => Promise<BatchLo
       expect(Array.from(got[1]!.timeUs!)).toStrictEqual(Array.from(sent[1]!.timeUs!));
     });
 
+    it('hands over groups of consecutive batches, and retries a failed group whole', async () => {
+      const { log } = await setup();
+      const sent = Array.from({ length: 10 }, (_, i) => makeTestBatch('group', i, 8));
+      for (const b of sent) await log.append(b);
+      const groups: string[][] = [];
+      let failOnce = true;
+      log.consumeGroups(async (batches) => {
+        if (failOnce && groups.length === 1) {
+          failOnce = false;
+          throw new Error('store down');
+        }
+        expect(batches.length).toBeLessThanOrEqual(4);
+        groups.push(batches.map((b) => b.id));
+      }, 4);
+      await log.drained();
+      expect(groups.flat()).toStrictEqual(sent.map((b) => b.id));
+      expect(groups[0]).toHaveLength(4);
+    });
+
     it('keeps appended batches across close and reopen', async () => {
       const h = await setup();
       const sent = Array.from({ length: 5 }, (_, i) => makeTestBatch('durable', i, 50));

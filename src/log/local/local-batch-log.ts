@@ -347,38 +347,49 @@ export class LocalBatchLog implements BatchLog {
   }
 
   consume(handler: (batch: ColumnarBatch) => Promise<void>): void {
-    if (this.state !== 'open') throw new SluiceError('internal', 'the batch log is not open');
-    if (this.consumer !== null) throw new SluiceError('internal', 'the batch log already has a consumer');
-    this.consumer = this.deliver(handler);
+    this.consumeGroups((batches) => handler(batches[0]!), 1);
   }
 
-  private async deliver(handler: (batch: ColumnarBatch) => Promise<void>): Promise<void> {
+  consumeGroups(handler: (batches: ColumnarBatch[]) => Promise<void>, maxBatches: number): void {
+    if (this.state !== 'open') throw new SluiceError('internal', 'the batch log is not open');
+    if (this.consumer !== null) throw new SluiceError('internal', 'the batch log already has a consumer');
+    this.consumer = this.deliver(handler, Math.max(1, maxBatches));
+  }
+
+  private async deliver(
+    handler: (batches: ColumnarBatch[]) => Promise<void>,
+    maxBatches: number,
+  ): Promise<void> {
     let backoff = this.retryInitialMs;
-    // A batch being retried is decoded once.
-    let cachedRef: RecordRef | null = null;
-    let cachedBatch: ColumnarBatch | null = null;
+    // A group being retried is decoded once.
+    let cached: { refs: RecordRef[]; batches: ColumnarBatch[] } | null = null;
     while (this.state === 'open') {
-      const ref = this.queue[this.head];
-      if (ref === undefined || ref.no > this.durableNo) {
+      const refs: RecordRef[] = cached?.refs ?? [];
+      if (!cached) {
+        for (let i = this.head; i < this.queue.length && refs.length < maxBatches; i++) {
+          const ref = this.queue[i]!;
+          if (ref.no > this.durableNo) break;
+          refs.push(ref);
+        }
+      }
+      if (refs.length === 0) {
         await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
         continue;
       }
-      let batch: ColumnarBatch | null = cachedRef === ref ? cachedBatch : null;
+      const batches: ColumnarBatch[] = cached?.batches ?? [];
       try {
-        batch ??= this.read(ref);
-        cachedRef = ref;
-        cachedBatch = batch;
-        await handler(batch);
+        while (batches.length < refs.length) batches.push(this.read(refs[batches.length]!));
+        cached = { refs, batches };
+        await handler(batches);
       } catch (err) {
-        this.report(err, batch);
+        this.report(err, batches[0] ?? null);
         await this.pause(backoff);
         backoff = Math.min(backoff * 2, this.retryMaxMs);
         continue;
       }
       backoff = this.retryInitialMs;
-      cachedRef = null;
-      cachedBatch = null;
-      this.acknowledge(ref);
+      cached = null;
+      for (const ref of refs) this.acknowledge(ref);
     }
   }
 
