@@ -32,6 +32,8 @@ const TOTAL = numberArg('rows', Number(process.env.ROWS ?? 2_000_000));
 const BATCH = 8192;
 const PROBE_EVERY_MS = 5;
 const THREADS = numberArg('threads', 0);
+/** USER_HZ, which Linux fixes at 100 for /proc figures. */
+const CLOCK_TICKS_PER_S = 100;
 const T0_US = 1_700_000_000_000_000;
 
 const layout = layoutOf(
@@ -157,6 +159,22 @@ async function loopDelayAnchor(ms: number): Promise<LoopDelay> {
   return delay;
 }
 
+/**
+ * CPU time of the main thread alone (Linux: /proc/self/task/<pid>/stat), in ms; null elsewhere.
+ * Unlike wall-clock figures it is not inflated when other processes take the core.
+ */
+function mainThreadCpuMs(): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
 /** Runs `count` on the read pool every few milliseconds and records each call's latency. */
 function readProbe(store: DuckDbSeriesStore): { stop(): Promise<number[]> } {
   const samples: number[] = [];
@@ -180,6 +198,7 @@ function readProbe(store: DuckDbSeriesStore): { stop(): Promise<number[]> } {
 
 interface StoreRun {
   ms: number;
+  mainThreadCpuMs: number | null;
   loop: LoopDelay;
   readLatencies: number[];
 }
@@ -193,15 +212,18 @@ async function runStore(dir: string, batches: readonly ColumnarBatch[], probe: b
   await store.ensureDataset(layout);
   const monitor = loopMonitor();
   const reads = probe ? readProbe(store) : undefined;
+  const cpuStart = mainThreadCpuMs();
   const start = performance.now();
   for (const b of batches) await store.append(layout, b);
   const ms = performance.now() - start;
+  const cpuEnd = mainThreadCpuMs();
   const loop = monitor.stop();
   const readLatencies = (await reads?.stop()) ?? [];
   const stored = await store.count(layout);
   await store.close();
   if (stored !== TOTAL) throw new Error(`stored ${stored} rows, expected ${TOTAL}`);
-  return { ms, loop, readLatencies };
+  const mainThreadCpu = cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart;
+  return { ms, mainThreadCpuMs: mainThreadCpu, loop, readLatencies };
 }
 
 async function main(): Promise<void> {
@@ -240,7 +262,8 @@ async function main(): Promise<void> {
         loop_delay_max_ms: round(run.loop.maxMs),
         interval_drift_max_ms: round(run.loop.driftMaxMs),
         loop_utilization: round(run.loop.utilization),
-        main_thread_ms_per_batch: round((run.loop.utilization * run.ms) / Math.ceil(TOTAL / BATCH)),
+        main_thread_cpu_ms_per_batch:
+          run.mainThreadCpuMs === null ? null : round(run.mainThreadCpuMs / Math.ceil(TOTAL / BATCH)),
         anchor_duckdb_busy_loop_delay: {
           p99_ms: round(anchorLoop.p99Ms),
           max_ms: round(anchorLoop.maxMs),

@@ -1,82 +1,60 @@
 import duckdb from '@duckdb/node-bindings';
-import { BIGINT, DOUBLE, DuckDBDataChunk, TIMESTAMP, VARCHAR, type DuckDBType } from '@duckdb/node-api';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
-import { VectorScratch, fillAllNull, fillDoubles, fillInt64s, fillStrings } from './duckdb-vector-fill.js';
+import {
+  type VectorScratch,
+  fillAllNull,
+  fillDoubles,
+  fillInt64s,
+  fillStrings,
+} from './duckdb-vector-fill.js';
 
-/**
- * Rows per data chunk handed to the appender. Filling and appending one chunk is a single
- * synchronous step on the event loop, and the store yields between chunks, so this bounds how long a
- * concurrent request can wait behind an append (well under 1 ms for a 3-column dataset).
- */
+/** Rows per data chunk: DuckDB's vector size, 2048 in every release so far. */
 export const APPEND_CHUNK_ROWS = Math.min(2048, duckdb.vector_size());
 
-/** Chunk column types, in `physicalColumns` order; they match the table's, so nothing is cast. */
-function chunkTypes(layout: DatasetLayout): DuckDBType[] {
-  return [
-    ...layout.keys.map(() => VARCHAR),
-    TIMESTAMP,
-    ...layout.fields.map(() => DOUBLE),
-    ...layout.payloads.map(() => VARCHAR),
-    ...layout.attributes.map(() => VARCHAR),
-    DOUBLE,
-    BIGINT,
-  ];
-}
-
 /**
- * Copies slices of a batch's kept rows into one reusable DuckDB data chunk. Measured against the
- * node-api vector wrappers, row-by-row appending and `INSERT ... SELECT unnest(list params)`, writing
- * whole vectors from typed arrays is the fastest path: numbers cost one native copy per column, and
- * only strings longer than 12 bytes cost a native call per value.
+ * Fills a DuckDB data chunk with rows `rows[from .. from + size)` of `batch` (size ≤
+ * APPEND_CHUNK_ROWS), in `physicalColumns` order: keys, time, fields, payloads, attributes, `_hash`,
+ * `_line`. The chunk's columns must have those types (VARCHAR, TIMESTAMP, DOUBLE, ..., DOUBLE,
+ * BIGINT). Throws (SluiceError) on a value that cannot be stored.
  *
- * One writer serves one dataset layout on one connection; the appender copies a chunk's contents, so
- * the chunk is reset and refilled for every slice.
+ * Measured against the node-api vector wrappers, row-by-row appending and `INSERT ... SELECT
+ * unnest(list params)`, writing whole vectors from typed arrays is the fastest path: numbers cost
+ * one native copy per column, and only strings longer than 12 bytes cost a native call per value.
  */
-export class ChunkWriter {
-  readonly chunk: DuckDBDataChunk;
-  private readonly scratch = new VectorScratch(APPEND_CHUNK_ROWS);
-  private readonly columnCount: number;
-
-  constructor(readonly layout: DatasetLayout) {
-    const types = chunkTypes(layout);
-    this.columnCount = types.length;
-    this.chunk = DuckDBDataChunk.create(types);
+export function fillChunk(
+  chunk: duckdb.DataChunk,
+  scratch: VectorScratch,
+  batch: ColumnarBatch,
+  rows: Uint32Array,
+  from: number,
+  size: number,
+): void {
+  if (size > scratch.capacity) {
+    throw new SluiceError('internal', `a data chunk holds at most ${scratch.capacity} rows, got ${size}`);
   }
-
-  /**
-   * Fills the chunk with rows `rows[from .. from + size)` of `batch` (size ≤ APPEND_CHUNK_ROWS) and
-   * returns it for `appendDataChunk`. Throws (SluiceError) on a value that cannot be stored.
-   */
-  fill(batch: ColumnarBatch, rows: Uint32Array, from: number, size: number): DuckDBDataChunk {
-    if (size > APPEND_CHUNK_ROWS) {
-      throw new SluiceError('internal', `a data chunk holds at most ${APPEND_CHUNK_ROWS} rows, got ${size}`);
-    }
-    const raw = this.chunk.chunk;
-    // Reset drops the previous slice's string heap and validity masks: every row starts valid.
-    duckdb.data_chunk_reset(raw);
-    duckdb.data_chunk_set_size(raw, size);
-    const s = this.scratch;
-    let col = 0;
-    const next = (): duckdb.Vector => duckdb.data_chunk_get_vector(raw, col++);
-    for (const values of batch.keys) fillStrings(next(), s, values, rows, from, size);
-    if (batch.timeUs === null) fillAllNull(next(), s, size);
-    else fillInt64s(next(), s, batch.timeUs, rows, from, size, 'time');
-    for (const values of batch.fields) fillDoubles(next(), s, values, rows, from, size);
-    for (const values of batch.payloads) fillStrings(next(), s, values, rows, from, size);
-    for (const values of batch.attributes) fillStrings(next(), s, values, rows, from, size);
-    if (batch.hashes === null) fillAllNull(next(), s, size);
-    else fillDoubles(next(), s, batch.hashes, rows, from, size);
-    fillInt64s(next(), s, batch.lines, rows, from, size, 'line');
-    if (col !== this.columnCount) {
-      throw new SluiceError(
-        'internal',
-        `dataset ${this.layout.spec.name}: filled ${col} of ${this.columnCount} columns`,
-      );
-    }
-    return this.chunk;
+  // Reset drops any earlier contents, string heap and validity masks: every row starts valid.
+  duckdb.data_chunk_reset(chunk);
+  duckdb.data_chunk_set_size(chunk, size);
+  const columns = duckdb.data_chunk_get_column_count(chunk);
+  const expected =
+    batch.keys.length + batch.fields.length + batch.payloads.length + batch.attributes.length + 3;
+  if (columns !== expected) {
+    throw new SluiceError('internal', `batch ${batch.id} has ${expected} columns, the data chunk ${columns}`);
   }
+  const s = scratch;
+  let col = 0;
+  const next = (): duckdb.Vector => duckdb.data_chunk_get_vector(chunk, col++);
+  for (const values of batch.keys) fillStrings(next(), s, values, rows, from, size);
+  if (batch.timeUs === null) fillAllNull(next(), s, size);
+  else fillInt64s(next(), s, batch.timeUs, rows, from, size, 'time');
+  for (const values of batch.fields) fillDoubles(next(), s, values, rows, from, size);
+  for (const values of batch.payloads) fillStrings(next(), s, values, rows, from, size);
+  for (const values of batch.attributes) fillStrings(next(), s, values, rows, from, size);
+  if (batch.hashes === null) fillAllNull(next(), s, size);
+  else fillDoubles(next(), s, batch.hashes, rows, from, size);
+  fillInt64s(next(), s, batch.lines, rows, from, size, 'line');
 }
 
 /** Indices of the rows to store, in batch order. */

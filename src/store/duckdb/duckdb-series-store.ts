@@ -13,7 +13,8 @@ import type {
   StoredRow,
 } from '../series-store.js';
 import { AsyncMutex, MutexPool } from './async-mutex.js';
-import { APPEND_CHUNK_ROWS, ChunkWriter, assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
+import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
+import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import {
   CREATE_APPLIED_SQL,
@@ -42,11 +43,6 @@ export interface DuckDbSeriesStoreOptions {
    * 20% more append throughput, at the cost of a longer log replay after a crash.
    */
   checkpointThreshold?: string;
-}
-
-/** Lets other work on the event loop (queries, request parsing) run between synchronous steps. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function storeError(what: string, e: unknown): SluiceError {
@@ -82,9 +78,8 @@ export class DuckDbSeriesStore implements SeriesStore {
   private readonly ensured = new Map<string, string>();
   /** Dataset tables present in the file; reads of other datasets return nothing. */
   private readonly tables = new Set<string>();
-  /** Reusable data chunks per dataset, for the writer only. */
-  private readonly chunkWriters = new Map<string, ChunkWriter>();
   private recordStmt: DuckDBPreparedStatement | undefined;
+  private rowSource: PendingRowsSource | undefined;
 
   constructor(private readonly opts: DuckDbSeriesStoreOptions) {}
 
@@ -99,6 +94,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       const writer = await instance.connect();
       await writer.run(CREATE_APPLIED_SQL);
       this.recordStmt = await writer.prepare(INSERT_APPLIED_SQL);
+      this.rowSource = new PendingRowsSource(writer);
       const readerCount = Math.max(1, this.opts.readConnections ?? 2);
       const readers: DuckDBConnection[] = [];
       for (let i = 0; i < readerCount; i++) readers.push(await instance.connect());
@@ -135,7 +131,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     this.readers = undefined;
     this.ensured.clear();
     this.tables.clear();
-    this.chunkWriters.clear();
+    this.rowSource = undefined;
   }
 
   private open(): { writer: DuckDBConnection; readers: MutexPool<DuckDBConnection> } {
@@ -191,7 +187,6 @@ export class DuckDbSeriesStore implements SeriesStore {
       }
       this.ensured.delete(name);
       this.tables.delete(table);
-      this.chunkWriters.delete(name);
     });
   }
 
@@ -216,7 +211,9 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw storeError(`recording batch ${batch.id}`, e);
       }
       try {
-        if (inserted > 0) await this.appendChunked(writer, layout, batch, rows);
+        // The rows go in from a DuckDB thread, one 2048-row chunk per event-loop task; see
+        // PendingRowsSource. Reads use other connections and see committed data only.
+        if (inserted > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
         await writer.run('COMMIT');
       } catch (e) {
         await this.rollbackQuietly(writer);
@@ -239,54 +236,11 @@ export class DuckDbSeriesStore implements SeriesStore {
     await stmt.run();
   }
 
-  /**
-   * Copies the kept rows into the dataset's table through an appender, one data chunk at a time,
-   * yielding to the event loop between chunks so that no single synchronous step grows with the
-   * batch. Appenders write into the connection's open transaction (a test checks that a rollback
-   * discards their rows), so the caller's COMMIT covers the data and the `_applied` row. Yielding is
-   * safe: the write mutex keeps every other writer call out until the caller commits, and reads use
-   * other connections, which see committed data only.
-   *
-   * Each chunk is flushed as soon as it is appended: the flush moves rows into the transaction and is
-   * the largest synchronous cost, so paying it per chunk keeps every step short, where one flush at
-   * close would pay it for the whole batch at once. On failure the buffered rows are cleared before
-   * closing, as a close flushes and the caller is about to roll back.
-   */
-  private async appendChunked(
-    writer: DuckDBConnection,
-    layout: DatasetLayout,
-    batch: ColumnarBatch,
-    rows: Uint32Array,
-  ): Promise<void> {
-    const chunks = this.chunkWriterFor(layout);
-    const appender = await writer.createAppender(tableNameOf(layout.spec.name));
-    try {
-      for (let from = 0; from < rows.length; from += APPEND_CHUNK_ROWS) {
-        if (from > 0) await yieldToEventLoop();
-        const size = Math.min(APPEND_CHUNK_ROWS, rows.length - from);
-        appender.appendDataChunk(chunks.fill(batch, rows, from, size));
-        appender.flushSync();
-      }
-      // Nothing is left to flush, so closing is cheap.
-      appender.closeSync();
-    } catch (e) {
-      try {
-        appender.clear();
-        appender.closeSync();
-      } catch {
-        // An appender that failed its own flush is unusable; the caller's rollback discards its rows.
-      }
-      throw e;
+  private pendingRows(writer: DuckDBConnection): PendingRowsSource {
+    if (this.rowSource === undefined || writer !== this.writer) {
+      throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
     }
-  }
-
-  private chunkWriterFor(layout: DatasetLayout): ChunkWriter {
-    let w = this.chunkWriters.get(layout.spec.name);
-    if (w === undefined || w.layout !== layout) {
-      w = new ChunkWriter(layout);
-      this.chunkWriters.set(layout.spec.name, w);
-    }
-    return w;
+    return this.rowSource;
   }
 
   private async rollbackQuietly(conn: DuckDBConnection): Promise<void> {
