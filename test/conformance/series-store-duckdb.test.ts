@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
+import { BIGINT, DuckDBInstance, DuckDBTableFunction } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
 import { isSluiceError } from '../../src/core/errors.js';
@@ -38,26 +38,43 @@ describe('DuckDbSeriesStore', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  // The adapter's exactly-once guarantee rests on this engine behaviour: rows flushed by an appender
-  // belong to the connection's open transaction and vanish with its rollback.
-  it('relies on appender rows rolling back with the transaction', async () => {
+  // The adapter's exactly-once guarantee rests on this engine behaviour: rows that an INSERT took
+  // from a table function belong to the connection's open transaction and vanish with its rollback,
+  // and a table function that throws part-way fails its statement rather than ending the scan early.
+  it('relies on table-function inserts failing cleanly and rolling back with the transaction', async () => {
     const instance = await DuckDBInstance.create(path.join(dir, 'probe.duckdb'));
     const conn = await instance.connect();
     const other = await instance.connect();
-    await conn.run('CREATE TABLE t (k VARCHAR, time TIMESTAMP)');
-    await conn.run('BEGIN TRANSACTION');
-    const appender = await conn.createAppender('t');
-    for (let i = 0; i < 5000; i++) {
-      appender.appendVarchar(`k${i}`);
-      appender.appendTimestamp(new DuckDBTimestampValue(BigInt(i)));
-      appender.endRow();
-    }
-    appender.closeSync();
+    await conn.run('CREATE TABLE t (i BIGINT)');
+    let calls = 0;
+    let failAt = 0;
+    conn.registerTableFunction(
+      DuckDBTableFunction.create({
+        name: 'probe_rows',
+        bindFunction: (info) => info.addResultColumn('i', BIGINT),
+        initFunction: (info) => info.setMaxThreads(1),
+        mainFunction: (_info, output) => {
+          calls++;
+          if (calls === failAt) throw new Error('poisoned chunk');
+          output.rowCount = calls > 3 ? 0 : 2048;
+          for (let r = 0; r < output.rowCount; r++) output.getColumnVector(0).setItem(r, BigInt(calls));
+          output.getColumnVector(0).flush();
+        },
+      }),
+    );
     const count = async (c: typeof conn): Promise<number> =>
       Number((await c.runAndReadAll('SELECT count(*) FROM t')).getRows()[0]![0]);
-    expect(await count(conn)).toBe(5000);
+    await conn.run('BEGIN TRANSACTION');
+    await conn.run('INSERT INTO t SELECT * FROM probe_rows()');
+    expect(await count(conn)).toBe(3 * 2048);
     expect(await count(other)).toBe(0);
     await conn.run('ROLLBACK');
+    expect(await count(conn)).toBe(0);
+    calls = 0;
+    failAt = 3;
+    await conn.run('BEGIN TRANSACTION');
+    await expect(conn.run('INSERT INTO t SELECT * FROM probe_rows()')).rejects.toThrow(/poisoned chunk/);
+    await conn.run('ROLLBACK').catch(() => undefined);
     expect(await count(conn)).toBe(0);
     conn.closeSync();
     other.closeSync();
