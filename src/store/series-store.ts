@@ -77,6 +77,15 @@ export interface SeriesStore {
    * the batch id with its counts in the same transaction. Rows not kept count as duplicates.
    */
   append(layout: DatasetLayout, batch: ColumnarBatch, keep?: Uint8Array): Promise<AppendResult>;
+  /**
+   * Appends several batches of one dataset in ONE transaction (group commit): each batch id already
+   * applied is skipped and reported with its recorded counts, the rest are applied together, or none
+   * is. Results are in input order.
+   */
+  appendMany(
+    layout: DatasetLayout,
+    items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
+  ): Promise<AppendResult[]>;
   isApplied(batchId: string): Promise<boolean>;
   series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]>;
   /** The row with the greatest time among rows matching the key filter. */

@@ -99,6 +99,31 @@ export function runSeriesStoreConformance(
       expect(await store.count(layout)).toBe(270);
     });
 
+    it('appends a group of batches in one transaction, skipping ids already applied', async (ctx) => {
+      needs(ctx, 'append');
+      const b = (seq: number, n: number) => readingsBatch(readingRows(n, 3, 2 + seq * 1000), { seq });
+      expect(await store.append(layout, b(1, 10))).toMatchObject({ applied: true });
+      const results = await store.appendMany(layout, [
+        { batch: b(0, 100) },
+        { batch: b(1, 10) },
+        { batch: b(2, 50), keep: dropEvery(50, 5) },
+      ]);
+      expect(results).toEqual([
+        { applied: true, inserted: 100, duplicate: 0 },
+        { applied: false, inserted: 10, duplicate: 0 },
+        { applied: true, inserted: 40, duplicate: 10 },
+      ]);
+      expect(await store.count(layout)).toBe(150);
+      // A group with a poisoned batch applies none of its batches.
+      const poisoned = b(4, 3000);
+      (poisoned.timeUs as Float64Array)[2500] = Infinity;
+      await expect(store.appendMany(layout, [{ batch: b(3, 20) }, { batch: poisoned }])).rejects.toSatisfy(
+        isSluiceError,
+      );
+      expect(await store.isApplied(b(3, 20).id)).toBe(false);
+      expect(await store.count(layout)).toBe(150);
+    });
+
     it('applies exactly one of two concurrent appends of the same batch id', async (ctx) => {
       needs(ctx, 'append');
       const batch = readingsBatch(readingRows(200));

@@ -223,6 +223,60 @@ export class DuckDbSeriesStore implements SeriesStore {
     });
   }
 
+  async appendMany(
+    layout: DatasetLayout,
+    items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
+  ): Promise<AppendResult[]> {
+    if (items.length === 1) return [await this.append(layout, items[0]!.batch, items[0]!.keep)];
+    for (const { batch, keep } of items) assertBatchFits(layout, batch, keep);
+    return this.writeMutex.run(async () => {
+      const { writer } = this.open();
+      await this.ensureLocked(layout);
+      await writer.run('BEGIN TRANSACTION');
+      try {
+        // A constraint error would abort the whole transaction, so replays are found up front.
+        const done = await this.recordedMany(
+          writer,
+          items.map((i) => i.batch.id),
+        );
+        const results: AppendResult[] = [];
+        for (const { batch, keep } of items) {
+          const prior = done.get(batch.id);
+          if (prior) {
+            results.push({ applied: false, ...prior });
+            continue;
+          }
+          const rows = keptRows(batch.length, keep);
+          await this.recordApplied(batch, rows.length, batch.length - rows.length);
+          if (rows.length > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
+          results.push({ applied: true, inserted: rows.length, duplicate: batch.length - rows.length });
+        }
+        await writer.run('COMMIT');
+        return results;
+      } catch (e) {
+        await this.rollbackQuietly(writer);
+        throw storeError(`appending ${items.length} batches from ${items[0]?.batch.id}`, e);
+      }
+    });
+  }
+
+  private async recordedMany(
+    conn: DuckDBConnection,
+    ids: string[],
+  ): Promise<Map<string, { inserted: number; duplicate: number }>> {
+    const reader = await conn.runAndReadAll(
+      `SELECT batch_id, inserted, duplicate FROM _applied WHERE batch_id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+      ids,
+    );
+    const out = new Map<string, { inserted: number; duplicate: number }>();
+    for (const row of reader.getRows())
+      out.set(String(row[0]), {
+        inserted: numberOrNull(row[1] ?? null) ?? 0,
+        duplicate: numberOrNull(row[2] ?? null) ?? 0,
+      });
+    return out;
+  }
+
   /** Runs under the write mutex, inside the writer's open transaction. */
   private async recordApplied(batch: ColumnarBatch, inserted: number, duplicate: number): Promise<void> {
     const stmt = this.recordStmt;
