@@ -26,6 +26,9 @@ import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
 
+/** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
+const APPLY_GROUP_BATCHES = 16;
+
 /**
  * One running Sluice: the stores, the pipeline (spool → decode → BatchLog → Applier) and the services
  * the HTTP routes call. `start` opens everything, rebuilds in-memory state, and resumes unfinished
@@ -126,7 +129,7 @@ export class Sluice {
     await this.applier.rebuild();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
-    this.batchLog.consume((batch) => this.applier.apply(batch));
+    this.batchLog.consumeGroups((batches) => this.applier.applyGroup(batches), APPLY_GROUP_BATCHES);
     this.ready = true;
     this.log.info(
       {

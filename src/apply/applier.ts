@@ -64,51 +64,83 @@ export class Applier {
   }
 
   async apply(batch: ColumnarBatch): Promise<void> {
+    await this.applyGroup([batch]);
+  }
+
+  /**
+   * Applies consecutive batches from the log. Runs of batches for one append-mode dataset go to the
+   * SeriesStore in one transaction (group commit), which spreads the commit's fsync over many batches.
+   */
+  async applyGroup(batches: readonly ColumnarBatch[]): Promise<void> {
     const { lifecycle, registry } = this.deps;
-    const upload = lifecycle.get(batch.source);
-    const dataset = registry.find(batch.dataset);
     // Batches of cancelled or unknown uploads, or of deleted datasets, are acknowledged and dropped.
-    if (!upload || !dataset || upload.row.status === 'cancelled') return;
-    const { layout } = dataset;
-    const { outcome, isNew } =
-      layout.spec.mode === 'replace'
-        ? await this.applyKeyed(layout, upload.row.version ?? 0, batch)
-        : await this.applySeries(layout, batch);
-    if (isNew) this.count(batch, outcome);
-    await lifecycle.batchRecorded(batch.source, isNew);
-  }
-
-  private async applySeries(
-    layout: DatasetLayout,
-    batch: ColumnarBatch,
-  ): Promise<{ outcome: BatchOutcome; isNew: boolean }> {
-    const { series, snapshot, meta } = this.deps;
-    const index = batch.hashes ? this.indexFor(layout.spec.name) : null;
-    const keep = index && batch.hashes ? dedupMask(index, batch.hashes, batch.length) : undefined;
-    const res = await series.append(layout, batch, keep);
-    if (res.applied) {
-      if (index && keep) commitMask(index, batch.hashes!, keep);
-      snapshot.add(layout, batch, keep);
+    const live = batches.filter((b) => {
+      const upload = lifecycle.get(b.source);
+      return upload && upload.row.status !== 'cancelled' && registry.has(b.dataset);
+    });
+    for (let i = 0; i < live.length;) {
+      const { layout } = registry.get(live[i]!.dataset);
+      let j = i + 1;
+      while (j < live.length && live[j]!.dataset === layout.spec.name) j++;
+      if (layout.spec.mode === 'replace') {
+        for (const b of live.slice(i, j)) await this.applyKeyed(layout, b);
+      } else {
+        await this.applySeries(layout, live.slice(i, j));
+      }
+      i = j;
     }
-    const outcome: BatchOutcome = {
-      batchId: batch.id,
-      total: batch.totalRows,
-      valid: res.inserted,
-      invalid: batch.rejects.length,
-      duplicate: res.duplicate,
-    };
-    const isNew = await meta.recordBatch(batch.source, batch.seq, outcome, batch.rejects);
-    return { outcome, isNew };
   }
 
-  private async applyKeyed(
-    layout: DatasetLayout,
-    version: number,
-    batch: ColumnarBatch,
-  ): Promise<{ outcome: BatchOutcome; isNew: boolean }> {
-    const { applied, outcome } = await this.deps.meta.applyKeyedBatch(layout, version, batch);
-    if (applied) this.deps.versions.addRows(batch.source, layout, batch);
-    return { outcome, isNew: applied };
+  private async applySeries(layout: DatasetLayout, group: readonly ColumnarBatch[]): Promise<void> {
+    const { series, snapshot } = this.deps;
+    const index = layout.spec.dedup === 'none' ? null : this.indexFor(layout.spec.name);
+    // Rows kept by earlier batches of the group are not in the index until the group commits.
+    const inGroup = index ? new DedupIndex(group.reduce((n, b) => n + b.length, 0)) : null;
+    const items = group.map((batch) => {
+      if (!index || !inGroup || !batch.hashes) return { batch };
+      const keep = dedupMask(index, batch.hashes, batch.length);
+      for (let r = 0; r < batch.length; r++) if (keep[r] === 1 && !inGroup.add(batch.hashes[r]!)) keep[r] = 0;
+      return { batch, keep };
+    });
+    const results = await series.appendMany(layout, items);
+    for (let k = 0; k < items.length; k++) {
+      const { batch, keep } = items[k]!;
+      const res = results[k]!;
+      if (res.applied) {
+        if (index && keep) commitMask(index, batch.hashes!, keep);
+        snapshot.add(layout, batch, keep);
+      }
+      await this.record(batch, {
+        batchId: batch.id,
+        total: batch.totalRows,
+        valid: res.inserted,
+        invalid: batch.rejects.length,
+        duplicate: res.duplicate,
+      });
+      // Let queries in between batches of a large group.
+      await yieldToEventLoop();
+    }
+  }
+
+  private async record(batch: ColumnarBatch, outcome: BatchOutcome): Promise<void> {
+    const isNew = await this.deps.meta.recordBatch(batch.source, batch.seq, outcome, batch.rejects);
+    if (isNew) this.count(batch, outcome);
+    await this.deps.lifecycle.batchRecorded(batch.source, isNew);
+  }
+
+  private async applyKeyed(layout: DatasetLayout, batch: ColumnarBatch): Promise<void> {
+    const upload = this.deps.lifecycle.get(batch.source);
+    const { applied, outcome } = await this.deps.meta.applyKeyedBatch(
+      layout,
+      upload?.row.version ?? 0,
+      batch,
+    );
+    if (applied) {
+      this.deps.versions.addRows(batch.source, layout, batch);
+      this.count(batch, outcome);
+    }
+    await this.deps.lifecycle.batchRecorded(batch.source, applied);
+    await yieldToEventLoop();
   }
 
   private indexFor(dataset: string): DedupIndex {
@@ -127,4 +159,8 @@ export class Applier {
     if (o.duplicate) m.rows.inc({ dataset: batch.dataset, outcome: 'duplicate' }, o.duplicate);
     for (const r of batch.rejects) m.rejects.inc({ dataset: batch.dataset, reason: r.reason });
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

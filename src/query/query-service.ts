@@ -5,7 +5,7 @@ import type { MetaStore } from '../store/meta-store.js';
 import type { KeyFilter, SeriesAgg, SeriesStore } from '../store/series-store.js';
 import { isoOfUs } from './query-params.js';
 import { recordView } from './record-view.js';
-import type { StatsSnapshot } from './stats-snapshot.js';
+import { keepsPerKeyStats, type StatsSnapshot } from './stats-snapshot.js';
 
 /** Reads: statistics from the in-memory snapshot, series from the SeriesStore, records by key. */
 export class QueryService {
@@ -26,6 +26,11 @@ export class QueryService {
       );
     const [column, vals] = entries[0] ?? [undefined, []];
     const value = vals[0];
+    if (column !== undefined && !keepsPerKeyStats(layout))
+      throw new SluiceError(
+        'unsupported_for_mode',
+        `Per-key statistics are for append-mode datasets; '${dataset}' is replace mode: use GET /v1/datasets/${dataset}/records/{key}`,
+      );
     const fields = this.snapshot.summary(dataset, column, value);
     if (!fields && column !== undefined)
       throw new SluiceError('record_not_found', `No rows in '${dataset}' with ${column}=${value}`);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { RegisteredDataset } from '../../core/dataset-registry.js';
+import { keepsPerKeyStats } from '../../query/stats-snapshot.js';
 import type { Sluice } from '../../runtime.js';
 import { requireDataset } from '../plugins/auth.js';
 
@@ -44,9 +45,12 @@ export function datasetRoutes(app: FastifyInstance, sluice: Sluice): void {
       const d = sluice.registry.get(req.params.name);
       return {
         ...view(d),
-        stats_keys: Object.fromEntries(
-          d.layout.keys.map((k) => [k.name, sluice.snapshot.keyCount(d.layout.spec.name, k.name)]),
-        ),
+        // Distinct values per key column; replace-mode datasets keep whole-dataset statistics only.
+        stats_keys: keepsPerKeyStats(d.layout)
+          ? Object.fromEntries(
+              d.layout.keys.map((k) => [k.name, sluice.snapshot.keyCount(d.layout.spec.name, k.name)]),
+            )
+          : null,
       };
     },
   );
