@@ -96,12 +96,17 @@ export class Applier {
     const index = layout.spec.dedup === 'none' ? null : this.indexFor(layout.spec.name);
     // Rows kept by earlier batches of the group are not in the index until the group commits.
     const inGroup = index ? new DedupIndex(group.reduce((n, b) => n + b.length, 0)) : null;
-    const items = group.map((batch) => {
-      if (!index || !inGroup || !batch.hashes) return { batch };
+    const items: { batch: ColumnarBatch; keep?: Uint8Array }[] = [];
+    for (const batch of group) {
+      if (!index || !inGroup || !batch.hashes) {
+        items.push({ batch });
+        continue;
+      }
       const keep = dedupMask(index, batch.hashes, batch.length);
       for (let r = 0; r < batch.length; r++) if (keep[r] === 1 && !inGroup.add(batch.hashes[r]!)) keep[r] = 0;
-      return { batch, keep };
-    });
+      items.push({ batch, keep });
+      await yieldToEventLoop();
+    }
     const results = await series.appendMany(layout, items);
     for (let k = 0; k < items.length; k++) {
       const { batch, keep } = items[k]!;

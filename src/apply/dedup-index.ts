@@ -11,8 +11,13 @@
  * chains), so a lookup probes both tables until the copy is done and the old one is dropped.
  */
 
-/** Old-table slots copied per call while a migration runs: a few microseconds of work. */
-const MIGRATE_SLOTS = 4096;
+/**
+ * Old-table slots copied per call while a migration runs. Small on purpose: a batch makes thousands
+ * of calls in one event-loop task, so a large step would redo the whole rehash in that task. Any
+ * value above 4/3 finishes the copy before the new table (twice the size, 0 entries of its own)
+ * fills, because copying C slots takes C/8 calls and filling takes at least 3C/4 new entries.
+ */
+const MIGRATE_SLOTS = 8;
 const MIN_CAPACITY = 1024;
 
 export class DedupIndex {

@@ -8,8 +8,8 @@ import type { Spool } from './uploads/spool.js';
 import type { UploadLifecycle } from './uploads/upload-lifecycle.js';
 
 /** Batches a decode thread may run ahead of the log, and log appends awaiting their fsync. */
-const DECODE_WINDOW = 8;
-const APPENDS_IN_FLIGHT = 4;
+const DECODE_WINDOW = 32;
+const APPENDS_IN_FLIGHT = 16;
 
 /**
  * Decodes an upload's spooled bytes, from its committed position, on a decode thread, and appends the

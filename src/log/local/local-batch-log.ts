@@ -378,7 +378,11 @@ export class LocalBatchLog implements BatchLog {
       }
       const batches: ColumnarBatch[] = cached?.batches ?? [];
       try {
-        while (batches.length < refs.length) batches.push(this.read(refs[batches.length]!));
+        while (batches.length < refs.length) {
+          batches.push(this.read(refs[batches.length]!));
+          // Reading a large group is not one long task: others run between records.
+          if (batches.length < refs.length) await new Promise((resolve) => setImmediate(resolve));
+        }
         cached = { refs, batches };
         await handler(batches);
       } catch (err) {
