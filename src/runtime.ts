@@ -67,7 +67,11 @@ export class Sluice {
     this.ingestMetrics = new IngestMetrics(this.metrics);
     this.meta = createMetaStore('sqlite', { path: path.join(config.data_dir, 'meta.sqlite') });
     this.series = createSeriesStore('duckdb', { path: path.join(config.data_dir, 'series.duckdb') });
-    this.batchLog = createBatchLog('local', { dir: path.join(config.data_dir, 'batchlog') });
+    this.batchLog = createBatchLog('local', {
+      dir: path.join(config.data_dir, 'batchlog'),
+      // The log retries a failing batch with backoff; say why, so a stuck pipeline is visible.
+      onError: (err, batch) => log.error({ err, batch: batch?.id }, 'applying a batch failed; retrying'),
+    });
     this.auth = new Authenticator(this.meta);
     const spool = new Spool(config.data_dir);
     const versions = new ReplaceVersions(this.meta, this.registry, this.snapshot, log);
@@ -129,7 +133,7 @@ export class Sluice {
     await this.applier.rebuild();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
-    this.batchLog.consumeGroups((batches) => this.applier.applyGroup(batches), APPLY_GROUP_BATCHES);
+    this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);
     this.ready = true;
     this.log.info(
       {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BatchOutcome, ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
+import { SluiceError } from '../core/errors.js';
 import type { IngestMetrics } from '../ingest/ingest-metrics.js';
 import type { UploadLifecycle } from '../ingest/uploads/upload-lifecycle.js';
 import type { StatsSnapshot } from '../query/stats-snapshot.js';
@@ -9,6 +10,9 @@ import type { MetaStore } from '../store/meta-store.js';
 import type { SeriesStore } from '../store/series-store.js';
 import { DedupIndex, commitMask, dedupMask } from './dedup-index.js';
 import type { ReplaceVersions } from './replace-versions.js';
+
+/** Tries of a group failing with a non-retriable error before its uploads fail. */
+const MAX_ATTEMPTS = 5;
 
 /**
  * Applies each batch exactly once. The store records the batch id in the same transaction as the
@@ -63,8 +67,28 @@ export class Applier {
     this.deps.snapshot.clear(dataset);
   }
 
-  async apply(batch: ColumnarBatch): Promise<void> {
-    await this.applyGroup([batch]);
+  /** Failed attempts of the group at the head of the log, by its first batch id. */
+  private readonly attempts = new Map<string, number>();
+
+  /**
+   * The BatchLog consumer. A group whose apply keeps failing with a non-retriable error (a bug, a
+   * batch the store refuses) fails its uploads and is skipped after a few tries, so one poisoned batch
+   * cannot stop every upload behind it. Retriable errors (a store outage) are retried until they pass.
+   */
+  async consume(batches: readonly ColumnarBatch[]): Promise<void> {
+    const head = batches[0]?.id ?? '';
+    try {
+      await this.applyGroup(batches);
+      this.attempts.delete(head);
+    } catch (err) {
+      const tries = (this.attempts.get(head) ?? 0) + 1;
+      this.attempts.set(head, tries);
+      if ((err instanceof SluiceError && err.retriable) || tries < MAX_ATTEMPTS) throw err;
+      this.attempts.delete(head);
+      const message = `applying failed ${tries} times: ${(err as Error).message}`;
+      for (const source of new Set(batches.map((b) => b.source)))
+        await this.deps.lifecycle.fail(source, message);
+    }
   }
 
   /**

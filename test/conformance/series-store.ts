@@ -114,6 +114,13 @@ export function runSeriesStoreConformance(
         { applied: true, inserted: 40, duplicate: 10 },
       ]);
       expect(await store.count(layout)).toBe(150);
+      // The same batch twice in one group (a log replayed after a crash) is applied once.
+      const twice = await store.appendMany(layout, [{ batch: b(5, 30) }, { batch: b(5, 30) }]);
+      expect(twice).toEqual([
+        { applied: true, inserted: 30, duplicate: 0 },
+        { applied: false, inserted: 30, duplicate: 0 },
+      ]);
+      expect(await store.count(layout)).toBe(180);
       // A group with a poisoned batch applies none of its batches.
       const poisoned = b(4, 3000);
       (poisoned.timeUs as Float64Array)[2500] = Infinity;
@@ -121,7 +128,7 @@ export function runSeriesStoreConformance(
         isSluiceError,
       );
       expect(await store.isApplied(b(3, 20).id)).toBe(false);
-      expect(await store.count(layout)).toBe(150);
+      expect(await store.count(layout)).toBe(180);
     });
 
     it('applies exactly one of two concurrent appends of the same batch id', async (ctx) => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src/core/errors.js';
 import { readingsFile } from '../../src/sim/readings-file.js';
 import { auth, startHarness, upload, waitForUpload, type Harness } from '../helpers/harness.js';
 
@@ -161,6 +162,35 @@ describe('replace-mode versions at start', () => {
       );
     } finally {
       await h3.close();
+    }
+  });
+});
+
+describe('a batch the store keeps refusing', () => {
+  it('fails its upload after a few tries, and the uploads behind it still go through', async () => {
+    const h2 = await startHarness();
+    try {
+      const original = h2.sluice.series.appendMany.bind(h2.sluice.series);
+      let poisoned = true;
+      h2.sluice.series.appendMany = async (layout, items) => {
+        if (poisoned && items.some((i) => i.batch.dataset === 'readings')) {
+          throw new SluiceError('internal', 'refused');
+        }
+        return original(layout, items);
+      };
+      const bad = await upload(h2.app, 'readings', 'device_id,timestamp,value\np-1,2024-01-01T00:00:00Z,1\n');
+      const report = await waitForUpload(h2.app, bad.id);
+      expect(report.status).toBe('failed');
+      expect(report.error).toMatch(/applying failed 5 times: refused/);
+      poisoned = false;
+      const good = await upload(
+        h2.app,
+        'readings',
+        'device_id,timestamp,value\np-2,2024-01-01T00:00:00Z,1\n',
+      );
+      expect((await waitForUpload(h2.app, good.id)).status).toBe('done');
+    } finally {
+      await h2.close();
     }
   });
 });

@@ -241,6 +241,7 @@ export class DuckDbSeriesStore implements SeriesStore {
         );
         const results: AppendResult[] = [];
         for (const { batch, keep } of items) {
+          // Applied before, or earlier in this group (a log may hold a batch twice after a crash).
           const prior = done.get(batch.id);
           if (prior) {
             results.push({ applied: false, ...prior });
@@ -249,7 +250,9 @@ export class DuckDbSeriesStore implements SeriesStore {
           const rows = keptRows(batch.length, keep);
           await this.recordApplied(batch, rows.length, batch.length - rows.length);
           if (rows.length > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
-          results.push({ applied: true, inserted: rows.length, duplicate: batch.length - rows.length });
+          const counts = { inserted: rows.length, duplicate: batch.length - rows.length };
+          done.set(batch.id, counts);
+          results.push({ applied: true, ...counts });
         }
         await writer.run('COMMIT');
         return results;
