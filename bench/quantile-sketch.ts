@@ -12,20 +12,10 @@ import { createRequire } from 'node:module';
 import { datasetSchema, layoutOf } from '../src/core/dataset.js';
 import { QuantileSketch } from '../src/query/quantile-sketch.js';
 import { StatsSnapshot } from '../src/query/stats-snapshot.js';
+import { mulberry32 } from '../src/sim/random.js';
 
 const N = Number(process.env.QS_BENCH_N ?? 1_000_000);
 const QS = [0.5, 0.95, 0.99] as const;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

@@ -5,7 +5,7 @@ import type { MetaStore } from '../store/meta-store.js';
 import type { KeyFilter, SeriesAgg, SeriesStore } from '../store/series-store.js';
 import { isoOfUs } from './query-params.js';
 import { recordView } from './record-view.js';
-import { keepsPerKeyStats, type StatsSnapshot } from './stats-snapshot.js';
+import { EMPTY_SUMMARY, keepsPerKeyStats, type StatsSnapshot } from './stats-snapshot.js';
 
 /** Reads: statistics from the in-memory snapshot, series from the SeriesStore, records by key. */
 export class QueryService {
@@ -37,7 +37,7 @@ export class QueryService {
     return {
       dataset,
       key: column === undefined ? null : { [column]: value },
-      fields: fields ?? Object.fromEntries(layout.fields.map((f) => [f.name, emptySummary()])),
+      fields: fields ?? Object.fromEntries(layout.fields.map((f) => [f.name, { ...EMPTY_SUMMARY }])),
     };
   }
 
@@ -119,19 +119,4 @@ export class QueryService {
         `${what} is for append-mode datasets; '${layout.spec.name}' is ${layout.spec.mode}`,
       );
   }
-}
-
-function emptySummary() {
-  return {
-    count: 0,
-    min: null,
-    max: null,
-    mean: null,
-    stddev: null,
-    p50: null,
-    p95: null,
-    p99: null,
-    first: null,
-    last: null,
-  };
 }

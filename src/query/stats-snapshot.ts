@@ -231,20 +231,22 @@ function foldKeyColumn(index: KeyIndex, cols: StatsColumns, k: number, keep: Uin
   }
 }
 
+/** The summary of a field with no values. */
+export const EMPTY_SUMMARY: Readonly<FieldSummary> = Object.freeze({
+  count: 0,
+  min: null,
+  max: null,
+  mean: null,
+  stddev: null,
+  p50: null,
+  p95: null,
+  p99: null,
+  first: null,
+  last: null,
+});
+
 function summarize(v: StatsValues, quantile: (q: number) => number): FieldSummary {
-  if (v.count === 0)
-    return {
-      count: 0,
-      min: null,
-      max: null,
-      mean: null,
-      stddev: null,
-      p50: null,
-      p95: null,
-      p99: null,
-      first: null,
-      last: null,
-    };
+  if (v.count === 0) return { ...EMPTY_SUMMARY };
   return {
     count: v.count,
     min: v.min,

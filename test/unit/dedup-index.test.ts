@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DedupIndex, commitMask, dedupMask } from '../../src/apply/dedup-index.js';
-
-/** Deterministic PRNG so a failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/sim/random.js';
 
 /** Random non-zero 53-bit hashes (one 32-bit draw alone would repeat after ~65k values). */
 function hashSource(seed: number): () => number {

@@ -9,6 +9,7 @@ import { datasetSchema, layoutOf, type DatasetInput, type DatasetLayout } from '
 import { SluiceError } from '../../src/core/errors.js';
 import { FieldStats } from '../../src/query/field-stats.js';
 import { StatsSnapshot, keepsPerKeyStats, type StatsColumns } from '../../src/query/stats-snapshot.js';
+import { mulberry32 } from '../../src/sim/random.js';
 
 function layout(input: Partial<DatasetInput> = {}): DatasetLayout {
   return layoutOf(
@@ -40,17 +41,6 @@ function columns(rows: Row[]): StatsColumns {
     keys: [rows.map((r) => r.endpoint), rows.map((r) => r.user)],
     timeUs: Float64Array.from(rows.map((r) => r.timeUs)),
     fields: [Float64Array.from(rows.map((r) => r.latency)), Float64Array.from(rows.map((r) => r.bytes))],
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
