@@ -5,21 +5,31 @@
  * `charCodeAt`, because this runs once per row and `Date.parse` or a regex would dominate the decoder.
  */
 
-const US_PER_SECOND = 1_000_000;
-const US_PER_DAY = 86_400 * US_PER_SECOND;
+import { compileFormat } from './time-format.js';
+import {
+  C_0,
+  C_9,
+  C_COLON,
+  C_MINUS,
+  C_PLUS,
+  civilToUs,
+  digitsAt,
+  fractionDigits,
+  isLetter,
+  offsetEnd,
+  readOffset,
+  US_PER_SECOND,
+} from './time-fields.js';
+
+export { daysFromCivil } from './time-fields.js';
 
 /** Epoch magnitudes: below 1e11 is seconds (until year 5138), then ms, µs, ns. */
 const EPOCH_SECONDS_BELOW = 1e11;
 const EPOCH_MS_BELOW = 1e14;
 const EPOCH_US_BELOW = 1e17;
 
-const C_0 = 48;
-const C_9 = 57;
-const C_PLUS = 43;
-const C_MINUS = 45;
 const C_DOT = 46;
 const C_COMMA = 44;
-const C_COLON = 58;
 const C_SPACE = 32;
 
 /**
@@ -117,18 +127,6 @@ export function parseTimeBytesFast(buf: Uint8Array, s: number, e: number): numbe
   return v;
 }
 
-/** Reads `count` digits at `at`; -1 when any is not a digit. */
-function digitsAt(s: string, at: number, count: number): number {
-  if (at + count > s.length) return -1;
-  let v = 0;
-  for (let i = at; i < at + count; i++) {
-    const d = s.charCodeAt(i) - C_0;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
 function parseEpochText(s: string): number | undefined {
   const n = s.length;
   let i = 0;
@@ -173,48 +171,6 @@ function parseEpochText(s: string): number | undefined {
   return negative ? -us : us;
 }
 
-/** The first `width` digits of a fraction, right-padded with zeros (e.g. `.5` at width 6 is 500000). */
-function fractionDigits(s: string, from: number, to: number, width: number): number {
-  let v = 0;
-  for (let k = 0; k < width; k++) {
-    const i = from + k;
-    v = v * 10 + (i < to ? s.charCodeAt(i) - C_0 : 0);
-  }
-  return v;
-}
-
-/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-export function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-function civilToUs(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-): number | undefined {
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  return daysFromCivil(year, month, day) * US_PER_DAY + ((hour * 60 + minute) * 60 + second) * US_PER_SECOND;
-}
-
-function isLetter(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-}
-
 function parseCalendar(s: string): number | undefined {
   const n = s.length;
   const year = digitsAt(s, 0, 4);
@@ -250,33 +206,6 @@ function parseCalendar(s: string): number | undefined {
   const zone = parseZone(s, i);
   if (zone === undefined) return undefined;
   return base + fracUs - zone * 60 * US_PER_SECOND;
-}
-
-/** Where the offset read by readOffset ended (a module scratch, so the hot path allocates nothing). */
-let offsetEnd = 0;
-
-/** Reads `Z`, `+hh`, `+hhmm` or `+hh:mm` at `i`: the offset in minutes (end in offsetEnd), or NaN. */
-function readOffset(s: string, i: number): number {
-  const c = s.charCodeAt(i);
-  if (c === 90 /* Z */ || c === 122 /* z */) {
-    offsetEnd = i + 1;
-    return 0;
-  }
-  if (c !== C_PLUS && c !== C_MINUS) return NaN;
-  const hh = digitsAt(s, i + 1, 2);
-  if (hh < 0 || hh > 23) return NaN;
-  let j = i + 3;
-  const colon = s.charCodeAt(j) === C_COLON;
-  if (colon) j++;
-  let mm = 0;
-  const m2 = digitsAt(s, j, 2);
-  if (m2 >= 0) {
-    if (m2 > 59) return NaN;
-    mm = m2;
-    j += 2;
-  } else if (colon) return NaN;
-  offsetEnd = j;
-  return (hh * 60 + mm) * (c === C_MINUS ? -1 : 1);
 }
 
 /**
@@ -325,106 +254,4 @@ function parseZone(s: string, start: number): number | undefined {
     if (s.charCodeAt(i) !== 109 || s.charCodeAt(i + 1) !== 61 /* = */) return undefined;
   }
   return offset;
-}
-
-// ---- declared formats -------------------------------------------------------------------------
-
-type FormatToken = 'YYYY' | 'MM' | 'DD' | 'HH' | 'mm' | 'ss' | 'SSS' | 'Z' | 'zz';
-type FormatPart = { readonly token: FormatToken } | { readonly literal: string };
-type CompiledFormat = (text: string) => number | undefined;
-
-const TOKENS: readonly FormatToken[] = ['YYYY', 'SSS', 'MM', 'DD', 'HH', 'mm', 'ss', 'zz', 'Z'];
-const compiledFormats = new Map<string, CompiledFormat>();
-
-/**
- * Compiles a declared format once. Tokens: `YYYY MM DD HH mm ss` (fixed width), `SSS` (1 to 9
- * fraction digits), `Z` (`Z`, `+hh`, `+hhmm`, `+hh:mm`), `zz` (a zone name, ignored); `[text]` and
- * any other character are literal.
- */
-export function compileFormat(format: string): CompiledFormat {
-  const cached = compiledFormats.get(format);
-  if (cached !== undefined) return cached;
-  const parts: FormatPart[] = [];
-  let literal = '';
-  for (let i = 0; i < format.length;) {
-    if (format[i] === '[') {
-      const close = format.indexOf(']', i + 1);
-      const end = close < 0 ? format.length : close;
-      literal += format.slice(i + 1, end);
-      i = end + 1;
-      continue;
-    }
-    const token = TOKENS.find((t) => format.startsWith(t, i));
-    if (token === undefined) {
-      literal += format[i];
-      i++;
-      continue;
-    }
-    if (literal !== '') parts.push({ literal });
-    literal = '';
-    parts.push({ token });
-    i += token.length;
-  }
-  if (literal !== '') parts.push({ literal });
-  const compiled: CompiledFormat = (text) => parseWithParts(parts, text);
-  compiledFormats.set(format, compiled);
-  return compiled;
-}
-
-function parseWithParts(parts: readonly FormatPart[], s: string): number | undefined {
-  let year = 1970;
-  let month = 1;
-  let day = 1;
-  let hour = 0;
-  let minute = 0;
-  let second = 0;
-  let fracUs = 0;
-  let offset = 0;
-  let i = 0;
-  const n = s.length;
-  for (const part of parts) {
-    if ('literal' in part) {
-      if (!s.startsWith(part.literal, i)) return undefined;
-      i += part.literal.length;
-      continue;
-    }
-    switch (part.token) {
-      case 'YYYY':
-        year = digitsAt(s, i, 4);
-        i += 4;
-        if (year < 0) return undefined;
-        break;
-      case 'SSS': {
-        const start = i;
-        while (i < n && i - start < 9 && s.charCodeAt(i) >= C_0 && s.charCodeAt(i) <= C_9) i++;
-        if (i === start) return undefined;
-        fracUs = fractionDigits(s, start, i, 6);
-        break;
-      }
-      case 'Z':
-        offset = readOffset(s, i);
-        if (offset !== offset) return undefined;
-        i = offsetEnd;
-        break;
-      case 'zz': {
-        const start = i;
-        while (i < n && isLetter(s.charCodeAt(i))) i++;
-        if (i === start) return undefined;
-        break;
-      }
-      default: {
-        const v = digitsAt(s, i, 2);
-        i += 2;
-        if (v < 0) return undefined;
-        if (part.token === 'MM') month = v;
-        else if (part.token === 'DD') day = v;
-        else if (part.token === 'HH') hour = v;
-        else if (part.token === 'mm') minute = v;
-        else second = v;
-      }
-    }
-  }
-  if (i !== n) return undefined;
-  const base = civilToUs(year, month, day, hour, minute, second);
-  return base === undefined ? undefined : base + fracUs - offset * 60 * US_PER_SECOND;
 }

@@ -1,10 +1,13 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { ColumnarBatch } from '../../core/batch.js';
 import { isSluiceError, SluiceError } from '../../core/errors.js';
 import type { BatchLog, BatchLogStats } from '../batch-log.js';
-import { BatchEncoder, decodeBatch } from './batch-codec.js';
+import { type AckPosition, readAck, removeAckTemp, writeAck } from './ack-file.js';
+import { BatchEncoder } from './batch-codec.js';
+import { GroupCommit } from './group-commit.js';
+import { unavailable } from './log-io.js';
+import { PREFIX, readRecord, type RecordRef, type Segment, writeRecord } from './segment-records.js';
+import { createSegmentFile, listSegmentIds, openSegment, scanSegment } from './segment-scan.js';
 
 /**
  * BatchLog over segment files in one directory.
@@ -28,68 +31,10 @@ export interface LocalBatchLogOptions {
   onError?: (err: unknown, batch: ColumnarBatch | null) => void;
 }
 
-interface Segment {
-  readonly id: number;
-  readonly file: string;
-  fd: number;
-  size: number;
-}
-
-interface RecordRef {
-  /** Position of the record in the whole log, starting at 1 in each process. */
-  readonly no: number;
-  readonly segment: Segment;
-  readonly offset: number;
-  /** Framed size in bytes. */
-  readonly size: number;
-  readonly appendedAt: number;
-}
-
-interface AckPosition {
-  segment: number;
-  offset: number;
-}
-
-interface Waiter {
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-const HEADER = 8;
-const PREFIX = 16; // header + appended-at
-const ACK_FILE = 'consumer.json';
-const SEGMENT_RE = /^(\d{12})\.seg$/;
-
-function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
-}
-
-function segmentName(id: number): string {
-  return `${String(id).padStart(12, '0')}.seg`;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch (err) {
-    // Some platforms cannot fsync a directory; the rename is then as durable as they allow.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM') throw err;
-  } finally {
-    await fh.close();
-  }
-}
-
-function unavailable(message: string, cause: unknown): SluiceError {
-  return new SluiceError('store_unavailable', message, { cause });
-}
-
 export class LocalBatchLog implements BatchLog {
   readonly kind = 'local';
   private readonly dir: string;
   private readonly segmentBytes: number;
-  private readonly groupCommitMs: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   private readonly onError: LocalBatchLogOptions['onError'];
@@ -107,15 +52,9 @@ export class LocalBatchLog implements BatchLog {
   private ack: AckPosition = { segment: 0, offset: 0 };
   private persistedAck: AckPosition = { segment: 0, offset: 0 };
 
-  private dirty = new Set<Segment>();
-  private dirDirty = false;
-  private syncWaiters: Waiter[] = [];
-  /** Cancels the scheduled group fsync. */
-  private syncTimer: (() => void) | null = null;
-  private syncing: Promise<void> | null = null;
-  private failure: unknown = null;
+  private readonly commit: GroupCommit;
   private persisting: Promise<void> | null = null;
-  private drainWaiters: { target: number; waiter: Waiter }[] = [];
+  private drainWaiters: { target: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   private consumer: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -126,10 +65,18 @@ export class LocalBatchLog implements BatchLog {
   constructor(opts: LocalBatchLogOptions) {
     this.dir = opts.dir;
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
-    this.groupCommitMs = opts.groupCommitMs ?? 2;
     this.retryInitialMs = opts.retryInitialMs ?? 50;
     this.retryMaxMs = opts.retryMaxMs ?? 5000;
     this.onError = opts.onError;
+    this.commit = new GroupCommit({
+      dir: this.dir,
+      delayMs: opts.groupCommitMs ?? 2,
+      lastNo: () => this.lastNo,
+      onDurable: (no) => {
+        this.durableNo = Math.max(this.durableNo, no);
+        this.wake();
+      },
+    });
   }
 
   async init(): Promise<void> {
@@ -149,75 +96,22 @@ export class LocalBatchLog implements BatchLog {
 
   private async load(): Promise<void> {
     await fs.promises.mkdir(this.dir, { recursive: true });
-    await fs.promises.rm(path.join(this.dir, `${ACK_FILE}.tmp`), { force: true });
-    this.ack = await this.readAck();
+    await removeAckTemp(this.dir);
+    this.ack = await readAck(this.dir);
     this.persistedAck = { ...this.ack };
-    const ids = (await fs.promises.readdir(this.dir))
-      .map((f) => SEGMENT_RE.exec(f))
-      .filter((m) => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
+    const ids = await listSegmentIds(this.dir);
     for (const [i, id] of ids.entries()) {
-      const file = path.join(this.dir, segmentName(id));
-      const fd = fs.openSync(file, 'r+');
-      const seg: Segment = { id, file, fd, size: fs.fstatSync(fd).size };
+      const seg = openSegment(this.dir, id);
       this.segments.push(seg);
       if (id < this.ack.segment) continue;
       const start = id === this.ack.segment ? Math.min(this.ack.offset, seg.size) : 0;
-      this.scanSegment(seg, start, i === ids.length - 1);
+      scanSegment(seg, start, i === ids.length - 1, (offset, size, appendedAt) =>
+        this.push({ no: ++this.lastNo, segment: seg, offset, size, appendedAt }),
+      );
     }
     this.durableNo = this.lastNo;
     this.deleteAckedSegments();
     if (this.segments.length === 0) this.createSegment();
-  }
-
-  /** Indexes a segment's records; in the tail, verifies each and cuts a torn or corrupt end. */
-  private scanSegment(seg: Segment, start: number, isTail: boolean): void {
-    const header = Buffer.alloc(PREFIX);
-    let pos = start;
-    while (pos < seg.size) {
-      if (!this.intactAt(seg, pos, header, isTail)) {
-        if (!isTail) throw new SluiceError('internal', `batch log segment ${seg.file} is corrupt at ${pos}`);
-        fs.ftruncateSync(seg.fd, pos);
-        fs.fsyncSync(seg.fd);
-        seg.size = pos;
-        break;
-      }
-      const size = HEADER + header.readUInt32LE(0);
-      this.push({ no: ++this.lastNo, segment: seg, offset: pos, size, appendedAt: header.readDoubleLE(8) });
-      pos += size;
-    }
-  }
-
-  /** Whether a whole record starts at `pos` (read into `header`); `verify` also checks its crc. */
-  private intactAt(seg: Segment, pos: number, header: Buffer, verify: boolean): boolean {
-    if (pos + PREFIX > seg.size || fs.readSync(seg.fd, header, 0, PREFIX, pos) !== PREFIX) return false;
-    const len = header.readUInt32LE(0);
-    if (len < PREFIX - HEADER || pos + HEADER + len > seg.size) return false;
-    if (!verify) return true;
-    const payload = Buffer.allocUnsafeSlow(len);
-    if (fs.readSync(seg.fd, payload, 0, len, pos + HEADER) !== len) return false;
-    return crc32(payload) === header.readUInt32LE(4);
-  }
-
-  private async readAck(): Promise<AckPosition> {
-    let text: string;
-    try {
-      text = await fs.promises.readFile(path.join(this.dir, ACK_FILE), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { segment: 0, offset: 0 };
-      throw unavailable('cannot read the batch log consumer position', err);
-    }
-    let parsed: unknown = null;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // reported below
-    }
-    const { segment, offset } = (parsed ?? {}) as Partial<AckPosition>;
-    if (typeof segment !== 'number' || typeof offset !== 'number' || !Number.isSafeInteger(segment + offset))
-      throw new SluiceError('internal', `malformed ${ACK_FILE} in the batch log`);
-    return { segment, offset };
   }
 
   private push(ref: RecordRef): void {
@@ -233,9 +127,8 @@ export class LocalBatchLog implements BatchLog {
     const last = this.segments.at(-1)?.id ?? 0;
     // Never reuse the acknowledged segment's id: its stored offset would skip the new records.
     const id = Math.max(last, this.ack.segment, this.persistedAck.segment) + 1;
-    const file = path.join(this.dir, segmentName(id));
-    this.segments.push({ id, file, fd: fs.openSync(file, 'wx+'), size: 0 });
-    this.dirDirty = true;
+    this.segments.push(createSegmentFile(this.dir, id));
+    this.commit.markDirDirty();
   }
 
   append(batch: ColumnarBatch): Promise<void> {
@@ -254,32 +147,23 @@ export class LocalBatchLog implements BatchLog {
   private appendRecord(frameOf: () => Buffer, tailPayload: Uint8Array | null): Promise<void> {
     if (this.state !== 'open')
       return Promise.reject(new SluiceError('store_unavailable', 'the batch log is not open'));
-    if (this.failure !== null)
-      return Promise.reject(unavailable('the batch log failed to sync', this.failure));
+    if (this.commit.failure !== null)
+      return Promise.reject(unavailable('the batch log failed to sync', this.commit.failure));
     let tail = this.tail;
     try {
       if (tail.size >= this.segmentBytes) {
         // The closed segment is made durable before the next exists, so only the tail can be torn.
         fs.fsyncSync(tail.fd);
-        this.dirty.delete(tail);
+        this.commit.forget(tail);
         this.createSegment();
         tail = this.tail;
         this.deleteAckedSegments();
       }
       const appendedAt = Date.now();
-      const frame = frameOf();
-      frame.writeDoubleLE(appendedAt, HEADER);
-      const size = frame.length + (tailPayload?.length ?? 0);
-      frame.writeUInt32LE(size - HEADER, 0);
-      const crc = tailPayload
-        ? crc32(tailPayload, crc32(frame.subarray(HEADER)))
-        : crc32(frame.subarray(HEADER));
-      frame.writeUInt32LE(crc, 4);
-      writeFully(tail.fd, frame, tail.size);
-      if (tailPayload) writeFully(tail.fd, tailPayload, tail.size + frame.length);
+      const size = writeRecord(tail, frameOf(), tailPayload, appendedAt);
       this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt });
       tail.size += size;
-      this.dirty.add(tail);
+      this.commit.markDirty(tail);
     } catch (err) {
       try {
         fs.ftruncateSync(tail.fd, tail.size); // drop a partial write so the next record follows whole ones
@@ -290,60 +174,7 @@ export class LocalBatchLog implements BatchLog {
         err instanceof SluiceError ? err : unavailable('cannot write to the batch log', err),
       );
     }
-    return new Promise((resolve, reject) => {
-      this.syncWaiters.push({ resolve, reject });
-      this.scheduleSync();
-    });
-  }
-
-  private scheduleSync(): void {
-    if (this.syncing !== null || this.syncTimer !== null || this.syncWaiters.length === 0) return;
-    if (this.groupCommitMs > 0) {
-      const timer = setTimeout(() => this.startSync(), this.groupCommitMs);
-      this.syncTimer = () => clearTimeout(timer);
-    } else {
-      const immediate = setImmediate(() => this.startSync());
-      this.syncTimer = () => clearImmediate(immediate);
-    }
-  }
-
-  private startSync(): void {
-    this.syncTimer = null;
-    const waiters = this.syncWaiters;
-    const target = this.lastNo;
-    const segs = [...this.dirty];
-    const dir = this.dirDirty;
-    this.syncWaiters = [];
-    this.dirty.clear();
-    this.dirDirty = false;
-    this.syncing = (async () => {
-      try {
-        await Promise.all(segs.map((s) => fsyncAsync(s.fd)));
-        if (dir) await fsyncDir(this.dir);
-      } catch (err) {
-        // After a failed fsync the kernel may have dropped the dirty pages: refuse further appends.
-        this.failure = err;
-        for (const w of waiters) w.reject(unavailable('the batch log failed to sync', err));
-        return;
-      }
-      this.durableNo = Math.max(this.durableNo, target);
-      for (const w of waiters) w.resolve();
-      this.wake();
-    })().finally(() => {
-      this.syncing = null;
-      this.scheduleSync();
-    });
-  }
-
-  /** Waits until every append made so far is durable (or has failed). */
-  private async flushSync(): Promise<void> {
-    while (this.syncing !== null || this.syncWaiters.length > 0) {
-      if (this.syncing === null) {
-        this.syncTimer?.();
-        this.startSync();
-      }
-      await this.syncing;
-    }
+    return this.commit.waitDurable();
   }
 
   consume(handler: (batch: ColumnarBatch) => Promise<void>): void {
@@ -379,7 +210,7 @@ export class LocalBatchLog implements BatchLog {
       const batches: ColumnarBatch[] = cached?.batches ?? [];
       try {
         while (batches.length < refs.length) {
-          batches.push(this.read(refs[batches.length]!));
+          batches.push(readRecord(refs[batches.length]!));
           // Reading a large group is not one long task: others run between records.
           if (batches.length < refs.length) await new Promise((resolve) => setImmediate(resolve));
         }
@@ -395,16 +226,6 @@ export class LocalBatchLog implements BatchLog {
       cached = null;
       for (const ref of refs) this.acknowledge(ref);
     }
-  }
-
-  private read(ref: RecordRef): ColumnarBatch {
-    // A fresh buffer starts 8-aligned, so the codec can view Float64 columns without copying.
-    const buf = Buffer.allocUnsafeSlow(ref.size);
-    if (fs.readSync(ref.segment.fd, buf, 0, ref.size, ref.offset) !== ref.size)
-      throw new SluiceError('internal', `short read in batch log segment ${ref.segment.file}`);
-    if (buf.readUInt32LE(0) !== ref.size - HEADER || crc32(buf.subarray(HEADER)) !== buf.readUInt32LE(4))
-      throw new SluiceError('internal', `checksum mismatch in batch log segment ${ref.segment.file}`);
-    return decodeBatch(buf.subarray(PREFIX));
   }
 
   private report(err: unknown, batch: ColumnarBatch | null): void {
@@ -451,16 +272,7 @@ export class LocalBatchLog implements BatchLog {
       while (this.persistedNo < this.ackNo) {
         const no = this.ackNo;
         const pos = { ...this.ack };
-        const tmp = path.join(this.dir, `${ACK_FILE}.tmp`);
-        const fh = await fs.promises.open(tmp, 'w');
-        try {
-          await fh.writeFile(JSON.stringify(pos));
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await fs.promises.rename(tmp, path.join(this.dir, ACK_FILE));
-        await fsyncDir(this.dir);
+        await writeAck(this.dir, pos);
         this.persistedNo = no;
         this.persistedAck = pos;
         this.deleteAckedSegments();
@@ -480,16 +292,16 @@ export class LocalBatchLog implements BatchLog {
       const seg = this.segments[0]!;
       if (seg.id > segment || (seg.id === segment && offset < seg.size)) break;
       this.segments.shift();
-      this.dirty.delete(seg);
+      this.commit.forget(seg);
       fs.closeSync(seg.fd);
       fs.rmSync(seg.file, { force: true });
     }
   }
 
   private settleDrainWaiters(): void {
-    this.drainWaiters = this.drainWaiters.filter(({ target, waiter }) => {
+    this.drainWaiters = this.drainWaiters.filter(({ target, resolve }) => {
       if (this.persistedNo < target) return true;
-      waiter.resolve();
+      resolve();
       return false;
     });
   }
@@ -507,9 +319,7 @@ export class LocalBatchLog implements BatchLog {
     if (this.persistedNo >= this.lastNo && this.head === this.queue.length) return Promise.resolve();
     if (this.state !== 'open')
       return Promise.reject(new SluiceError('store_unavailable', 'the batch log is not open'));
-    return new Promise((resolve, reject) =>
-      this.drainWaiters.push({ target: this.lastNo, waiter: { resolve, reject } }),
-    );
+    return new Promise((resolve, reject) => this.drainWaiters.push({ target: this.lastNo, resolve, reject }));
   }
 
   close(): Promise<void> {
@@ -527,18 +337,12 @@ export class LocalBatchLog implements BatchLog {
     this.wake();
     this.interruptPause?.();
     await this.consumer;
-    await this.flushSync();
+    await this.commit.flush();
     while (this.persisting !== null) await this.persisting;
-    for (const { waiter } of this.drainWaiters.splice(0))
-      waiter.reject(new SluiceError('store_unavailable', 'the batch log closed before draining'));
+    for (const { reject } of this.drainWaiters.splice(0))
+      reject(new SluiceError('store_unavailable', 'the batch log closed before draining'));
     for (const seg of this.segments) fs.closeSync(seg.fd);
     this.segments = [];
     this.state = 'closed';
   }
-}
-
-function writeFully(fd: number, bytes: Uint8Array, position: number): void {
-  let written = 0;
-  while (written < bytes.length)
-    written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written);
 }

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import { crc32 } from 'node:zlib';
+import type { ColumnarBatch } from '../../core/batch.js';
+import { SluiceError } from '../../core/errors.js';
+import { decodeBatch } from './batch-codec.js';
+import { writeFully } from './log-io.js';
+
+/**
+ * Record framing inside a segment file: `[u32 length][u32 crc32][payload]`, the payload being
+ * `[f64 appended-at ms][batch]`, so lag survives a restart.
+ */
+export const HEADER = 8;
+export const PREFIX = 16; // header + appended-at
+
+export interface Segment {
+  readonly id: number;
+  readonly file: string;
+  fd: number;
+  size: number;
+}
+
+export interface RecordRef {
+  /** Position of the record in the whole log, starting at 1 in each process. */
+  readonly no: number;
+  readonly segment: Segment;
+  readonly offset: number;
+  /** Framed size in bytes. */
+  readonly size: number;
+  readonly appendedAt: number;
+}
+
+/**
+ * Fills in the header of `frame` (PREFIX bytes reserved at its start) and writes the record at the
+ * end of `seg`, the payload being either inside `frame` (`tailPayload` null) or following it.
+ * Returns the framed size; the caller advances `seg.size`.
+ */
+export function writeRecord(
+  seg: Segment,
+  frame: Buffer,
+  tailPayload: Uint8Array | null,
+  appendedAt: number,
+): number {
+  frame.writeDoubleLE(appendedAt, HEADER);
+  const size = frame.length + (tailPayload?.length ?? 0);
+  frame.writeUInt32LE(size - HEADER, 0);
+  const crc = tailPayload ? crc32(tailPayload, crc32(frame.subarray(HEADER))) : crc32(frame.subarray(HEADER));
+  frame.writeUInt32LE(crc, 4);
+  writeFully(seg.fd, frame, seg.size);
+  if (tailPayload) writeFully(seg.fd, tailPayload, seg.size + frame.length);
+  return size;
+}
+
+export function readRecord(ref: RecordRef): ColumnarBatch {
+  // A fresh buffer starts 8-aligned, so the codec can view Float64 columns without copying.
+  const buf = Buffer.allocUnsafeSlow(ref.size);
+  if (fs.readSync(ref.segment.fd, buf, 0, ref.size, ref.offset) !== ref.size)
+    throw new SluiceError('internal', `short read in batch log segment ${ref.segment.file}`);
+  if (buf.readUInt32LE(0) !== ref.size - HEADER || crc32(buf.subarray(HEADER)) !== buf.readUInt32LE(4))
+    throw new SluiceError('internal', `checksum mismatch in batch log segment ${ref.segment.file}`);
+  return decodeBatch(buf.subarray(PREFIX));
+}
