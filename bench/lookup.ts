@@ -5,7 +5,8 @@
  * is a bare Fastify process serving the same N records from a JS Map (bench/lib/bare-lookup-server.ts).
  * The load generator shares the cores with the server in both cases, so only the ratio holds.
  *
- * Run: npm run bench -- lookup [--rows 10_000_000] [--seconds 10] [--concurrency 64]
+ * Run: npm run bench -- lookup [--rows 10_000_000] [--seconds 10] [--concurrency 64] [--profile <dir>]
+ * `--profile` writes a V8 CPU profile of the Sluice server into <dir>.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,8 @@ const ROWS = numberArg('rows', 10_000_000);
 const SECONDS = numberArg('seconds', 10);
 const CONCURRENCY = numberArg('concurrency', 64);
 const auth = { authorization: `Bearer ${BENCH_ADMIN_KEY}` };
+const profileAt = process.argv.indexOf('--profile');
+const PROFILE_DIR = profileAt > 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
 
 const randomId = () => String(1 + Math.floor(Math.random() * ROWS));
 
@@ -63,7 +66,11 @@ async function main(): Promise<void> {
 
     const dataDir = path.join(tmp.dir, 'data');
     fs.mkdirSync(dataDir);
-    const server = await startSluice({ dataDir });
+    if (PROFILE_DIR) fs.mkdirSync(PROFILE_DIR, { recursive: true });
+    const server = await startSluice({
+      dataDir,
+      nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+    });
     let sluice: LoadResult;
     let loadMs: number;
     let sluiceRss: number;

@@ -15,20 +15,27 @@ export class Authenticator {
   ) {}
 
   async authenticate(secret: string | undefined): Promise<Principal> {
-    if (!secret) throw new SluiceError('unauthorized', 'Send an API key as "Authorization: Bearer <key>"');
+    const cached = this.cached(secret);
+    if (cached) return cached;
     const now = Date.now();
-    const hit = this.cache.get(secret);
-    let principal: Principal | null;
-    if (hit && hit.until > now) {
-      principal = hit.principal;
-    } else {
-      const row = await this.meta.getKeyByHash(hashSecret(secret));
-      principal = row ? principalOf(row) : null;
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(secret, { principal, until: now + this.ttlMs });
-    }
+    const row = await this.meta.getKeyByHash(hashSecret(secret!));
+    const principal = row ? principalOf(row) : null;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(secret!, { principal, until: now + this.ttlMs });
     if (!principal) throw new SluiceError('unauthorized', 'The API key is not valid');
     return principal;
+  }
+
+  /**
+   * The principal of a recently seen secret without touching the store or a promise (the hot path
+   * of every request); undefined when the store must be asked. Throws for a missing or known-bad key.
+   */
+  cached(secret: string | undefined): Principal | undefined {
+    if (!secret) throw new SluiceError('unauthorized', 'Send an API key as "Authorization: Bearer <key>"');
+    const hit = this.cache.get(secret);
+    if (!hit || hit.until <= Date.now()) return undefined;
+    if (!hit.principal) throw new SluiceError('unauthorized', 'The API key is not valid');
+    return hit.principal;
   }
 
   /** Forget cached lookups, e.g. after a key is deleted. */

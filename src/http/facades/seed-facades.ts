@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KeyedRecord } from '../../store/meta-store.js';
 import type { Sluice } from '../../runtime.js';
 import { receiveUpload } from '../routes/uploads.js';
 
@@ -20,16 +21,26 @@ export function seedFacades(app: FastifyInstance, sluice: Sluice): void {
   );
 
   const promotions = () => sluice.registry.get('promotions').layout;
+  const answer = (
+    req: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+    r: KeyedRecord | undefined,
+  ) => {
+    if (!r) return reply.code(404).type('application/problem+json').send(notFound(req.params.id, req.url));
+    const price = promotions().fields.findIndex((f) => f.name === 'price');
+    return reply.send({ id: r.keys[0], price: r.fields[price] ?? null, expiration_date: r.timeText });
+  };
   app.get<{ Params: { id: string } }>(
     '/promotions/:id',
     {
       config: { access: sluice.config.auth.open_facades ? 'public' : 'reader' },
       schema: { tags, summary: 'A promotion by id: {"id","price","expiration_date"} or 404' },
     },
-    async (req, reply) => {
-      const r = await sluice.queries.findRecord(promotions(), [req.params.id]);
-      if (!r) return reply.code(404).type('application/problem+json').send(notFound(req.params.id, req.url));
-      return { id: r.keys[0], price: r.fields[0], expiration_date: r.timeText };
+    // Not async: the embedded store answers synchronously, and this route runs at lookup rates.
+    (req, reply) => {
+      const found = sluice.queries.findRecord(promotions(), [req.params.id]);
+      if (found instanceof Promise) return found.then((r) => answer(req, reply, r));
+      return answer(req, reply, found);
     },
   );
 }

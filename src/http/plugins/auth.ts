@@ -21,13 +21,36 @@ declare module 'fastify' {
  */
 export function registerAuth(app: FastifyInstance, auth: Authenticator): void {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    const access = request.routeOptions.config.access ?? 'admin';
-    if (access === 'public') return;
-    const principal = await auth.authenticate(bearerSecret(request.headers.authorization));
+  const admit = (request: FastifyRequest, access: Role, principal: Principal): void => {
     if (!allows(principal, access))
       throw new SluiceError('forbidden', `This call needs the ${access} role; the key has ${principal.role}`);
     request.principal = principal;
+  };
+  // Callback style, so a request whose key is cached costs no promise (lookups run at this rate).
+  app.addHook('onRequest', (request, _reply, done) => {
+    const access = request.routeOptions.config.access ?? 'admin';
+    if (access === 'public') return done();
+    const secret = bearerSecret(request.headers.authorization);
+    try {
+      const cached = auth.cached(secret);
+      if (cached) {
+        admit(request, access, cached);
+        return done();
+      }
+    } catch (err) {
+      return done(err as Error);
+    }
+    auth.authenticate(secret).then(
+      (principal) => {
+        try {
+          admit(request, access, principal);
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
+      },
+      (err: Error) => done(err),
+    );
   });
 }
 

@@ -10,7 +10,7 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     duration.observe(
       {
         method: request.method,
@@ -19,5 +19,6 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
       },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 }
