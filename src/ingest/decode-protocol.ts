@@ -1,18 +1,13 @@
 import type { SourcePosition } from '../core/batch.js';
 import type { DatasetSpec } from '../core/dataset.js';
+import type { DecoderOptions } from './upload-decoder.js';
 
 /** Messages between the main thread and a decode thread (see decode-pool.ts). */
-export interface DecodeJob {
+/** An upload to decode: the decoder's options, with the dataset as its spec (layouts do not cross threads). */
+export interface DecodeJob extends Omit<DecoderOptions, 'layout' | 'source'> {
   uploadId: string;
   path: string;
   spec: DatasetSpec;
-  format: 'csv' | 'ndjson';
-  batchRows: number;
-  maxLineBytes: number;
-  nowMs: number;
-  start: SourcePosition;
-  startSeq: number;
-  headerLine?: string;
   /** Batches the thread may send ahead of acknowledgements. */
   window: number;
 }

@@ -42,17 +42,8 @@ async function waitForCredit(): Promise<void> {
 async function run(job: DecodeJob): Promise<void> {
   let fd: number | null = null;
   try {
-    const decoder = new UploadDecoder({
-      layout: layoutOf(job.spec),
-      source: job.uploadId,
-      format: job.format,
-      batchRows: job.batchRows,
-      maxLineBytes: job.maxLineBytes,
-      nowMs: job.nowMs,
-      start: job.start,
-      startSeq: job.startSeq,
-      headerLine: job.headerLine,
-    });
+    const { uploadId, path: _path, spec, window: _window, ...options } = job;
+    const decoder = new UploadDecoder({ ...options, layout: layoutOf(spec), source: uploadId });
     let nextSeq = job.startSeq;
     const ship = async (batches: ReturnType<UploadDecoder['push']>): Promise<void> => {
       for (const b of batches) {
