@@ -270,5 +270,8 @@ describe('datasets and keys', () => {
     expect(metrics.body).toContain('sluice_http_request_duration_seconds');
     const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(doc.paths['/v1/datasets/{name}/uploads']).toBeDefined();
+    const ui = await h.app.inject({ method: 'GET', url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers['content-type']).toMatch(/text\/html/);
   });
 });

@@ -28,7 +28,7 @@ export function registerAuth(app: FastifyInstance, auth: Authenticator): void {
   };
   // Callback style, so a request whose key is cached costs no promise (lookups run at this rate).
   app.addHook('onRequest', (request, _reply, done) => {
-    const access = request.routeOptions.config.access ?? 'admin';
+    const access = request.routeOptions.config.access ?? defaultAccess(request.routeOptions.url);
     if (access === 'public') return done();
     const secret = bearerSecret(request.headers.authorization);
     try {
@@ -52,6 +52,11 @@ export function registerAuth(app: FastifyInstance, auth: Authenticator): void {
       (err: Error) => done(err),
     );
   });
+}
+
+/** The API documentation UI (a plugin's routes) is public; any other route without `access` needs admin. */
+function defaultAccess(url: string | undefined): RouteAccess {
+  return url === '/docs' || url?.startsWith('/docs/') ? 'public' : 'admin';
 }
 
 /** The authenticated principal, checked against a dataset scope and a role. */
