@@ -23,6 +23,8 @@ const MAX_ATTEMPTS = 5;
  */
 export class Applier {
   private readonly dedup = new Map<string, DedupIndex>();
+  /** Failed attempts of the group at the head of the log, by its first batch id. */
+  private readonly attempts = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -66,9 +68,6 @@ export class Applier {
     this.dedup.delete(dataset);
     this.deps.snapshot.clear(dataset);
   }
-
-  /** Failed attempts of the group at the head of the log, by its first batch id. */
-  private readonly attempts = new Map<string, number>();
 
   /**
    * The BatchLog consumer. A group whose apply keeps failing with a non-retriable error (a bug, a
