@@ -156,13 +156,14 @@ export class DedupIndex {
   }
 
   /**
-   * From half full, the next table is allocated and its pages are touched one per call. A fresh
+   * From 5/8 full, the next table is allocated and its pages are touched one per call. A fresh
    * table's memory is mapped lazily, so without this the page faults of a large table (~80 ms for
-   * 128 MiB) would all land in the first batch written after the growth. Half-full to full takes
-   * far more calls than the table has pages, so the whole table is touched in time.
+   * 128 MiB) would all land in the first batch written after the growth. From 5/8 to 3/4 full takes
+   * C/8 calls for a table of C slots, and the next table has C/256 pages, so it is touched in time.
+   * Starting no earlier keeps the next table's memory unclaimed until a growth is near.
    */
   private prepareNext(): void {
-    if (this.fill * 2 < this.slots.length) return;
+    if (this.fill * 8 < this.slots.length * 5) return;
     if (this.next === null) {
       this.next = new Float64Array(this.slots.length * 2);
       this.prefaulted = 0;
