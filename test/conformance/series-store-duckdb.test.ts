@@ -172,7 +172,8 @@ describe('DuckDbSeriesStore', () => {
     await reads;
     expect(result).toEqual({ applied: true, inserted: 100_000, duplicate: 0 });
     expect(turns).toBeGreaterThan(100_000 / 2048);
-    expect(longestGapMs).toBeLessThan(appendMs / 4);
+    // Half the append: a stray GC pause or scheduler hiccup fits; one synchronous copy would not.
+    expect(longestGapMs).toBeLessThan(appendMs / 2);
     expect(countsSeen.length).toBeGreaterThan(0);
     expect(new Set(countsSeen.filter((n) => n !== 100_000))).toEqual(new Set([0]));
     expect(await store.count(layout)).toBe(100_000);
