@@ -10,25 +10,15 @@
  * Run: npx tsx bench/csv-decode.ts   (ROWS=… to change the row count, default 1M)
  */
 import { parse } from 'csv-parse';
-import { datasetSchema, layoutOf } from '../src/core/dataset.js';
 import { UploadDecoder } from '../src/ingest/upload-decoder.js';
+import { readingsLayout } from '../src/sim/readings-file.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const CHUNK = 64 * 1024;
 const RUNS = 3;
 const T0_MS = Date.UTC(2024, 2, 1, 12);
 
-const layout = layoutOf(
-  datasetSchema.parse({
-    name: 'readings',
-    dedup: 'content',
-    columns: [
-      { name: 'device_id', type: 'string', role: 'key', required: true },
-      { name: 'timestamp', type: 'time', role: 'time' },
-      { name: 'value', type: 'number', role: 'field', required: true },
-    ],
-  }),
-);
+const layout = readingsLayout();
 
 function generate(epochMs: boolean): Buffer {
   const parts: string[] = ['device_id,timestamp,value\n'];

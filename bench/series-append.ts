@@ -21,12 +21,12 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnarBatch } from '../src/core/batch.js';
-import { datasetSchema, layoutOf } from '../src/core/dataset.js';
 import { DuckDbSeriesStore } from '../src/store/duckdb/duckdb-series-store.js';
 import { flagArg, numberArg } from './lib/args.js';
 import { duckdbReadCsv } from './lib/duckdb-anchor.js';
 import { round, summarize } from './lib/latency.js';
 import { benchTempDir } from './lib/temp-dir.js';
+import { readingsLayout } from '../src/sim/readings-file.js';
 
 const TOTAL = numberArg('rows', Number(process.env.ROWS ?? 2_000_000));
 const BATCH = 8192;
@@ -36,17 +36,7 @@ const THREADS = numberArg('threads', 0);
 const CLOCK_TICKS_PER_S = 100;
 const T0_US = 1_700_000_000_000_000;
 
-const layout = layoutOf(
-  datasetSchema.parse({
-    name: 'readings',
-    dedup: 'content',
-    columns: [
-      { name: 'device_id', type: 'string', role: 'key', required: true },
-      { name: 'timestamp', type: 'time', role: 'time' },
-      { name: 'value', type: 'number', role: 'field', required: true },
-    ],
-  }),
-);
+const layout = readingsLayout();
 
 const DEVICES = Array.from({ length: 5000 }, (_, d) => `device-${String(d).padStart(5, '0')}`);
 

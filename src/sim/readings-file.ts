@@ -1,3 +1,4 @@
+import { datasetSchema, layoutOf, type DatasetLayout } from '../core/dataset.js';
 import type { RejectReason } from '../core/errors.js';
 
 /**
@@ -15,6 +16,21 @@ export interface ReadingsFileOptions {
   startMs?: number;
   /** Rows per yielded chunk. */
   chunkRows?: number;
+}
+
+/** The layout of the readings this module generates, with content dedup (as the shipped config). */
+export function readingsLayout(): DatasetLayout {
+  return layoutOf(
+    datasetSchema.parse({
+      name: 'readings',
+      dedup: 'content',
+      columns: [
+        { name: 'device_id', type: 'string', role: 'key', required: true },
+        { name: 'timestamp', type: 'time', role: 'time' },
+        { name: 'value', type: 'number', role: 'field', required: true },
+      ],
+    }),
+  );
 }
 
 export const READINGS_INVALID_KINDS: readonly RejectReason[] = [
