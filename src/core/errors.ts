@@ -88,6 +88,7 @@ export function isSluiceError(e: unknown): e is SluiceError {
 export const REJECT_REASONS = {
   column_count: 'The row has the wrong number of columns',
   missing_key: 'A key column is missing or empty',
+  bad_key: 'A key value contains the unit separator U+001F, which joins composite keys',
   missing_value: 'A required column is missing or empty',
   not_a_number: 'A numeric column does not hold a number',
   bad_time: 'The time column cannot be parsed',

@@ -274,6 +274,8 @@ export class RowValidator {
         }
         const r = checkText(p, value);
         if (r !== null) return this.fail(r);
+        // U+001F joins the values of a composite key in stores, so a key may not contain it.
+        if (p.role === ROLE_KEY && value.includes('\u001f')) return this.fail('bad_key');
         if (p.role === ROLE_KEY) b.keys[p.slot]![i] = value;
         else b.attributes[p.slot]![i] = value;
         return true;

@@ -90,6 +90,17 @@ describe('uploads: reports and reject reasons', () => {
     expect((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
+  it('rejects a key holding the composite-key separator U+001F', async () => {
+    const up = await upload(
+      h.app,
+      'readings',
+      `${HEADER}\nsep\u001fkey,2024-03-01T00:00:00Z,1\nok-1,2024-03-01T00:00:00Z,1\n`,
+    );
+    const report = await waitForUpload(h.app, up.id);
+    expect(report.rows).toMatchObject({ valid: 1, invalid: 1 });
+    expect(report.rejects[0]).toMatchObject({ line: 2, reason: 'bad_key', column: 'device_id' });
+  });
+
   it('accepts NDJSON and multipart bodies', async () => {
     const nd = await h.app.inject({
       method: 'POST',
