@@ -34,7 +34,10 @@ export const datasetSchema = z
     format: z.enum(['csv', 'ndjson']).default('csv'),
     csv: z
       .object({
-        header: z.enum(['auto', 'true', 'false']).default('auto'),
+        // YAML and JSON users write `header: true` as often as `header: 'true'`; both mean the same.
+        header: z
+          .preprocess((v) => (typeof v === 'boolean' ? String(v) : v), z.enum(['auto', 'true', 'false']))
+          .default('auto'),
         delimiter: z.string().length(1).default(','),
       })
       .strict()

@@ -49,6 +49,16 @@ describe('config', () => {
     );
   });
 
+  it('takes a CSV header flag as a YAML boolean or as text', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'bool.yaml');
+    fs.writeFileSync(
+      file,
+      'datasets:\n  - name: x\n    csv: { header: true }\n    columns:\n      - { name: k, role: key }\n',
+    );
+    expect(loadConfig({ SLUICE_CONFIG: file }).config.datasets[0]!.csv.header).toBe('true');
+  });
+
   it('reports YAML syntax errors with a line number', () => {
     const dir = tempDir();
     const file = path.join(dir, 'broken.yaml');
