@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { BatchOutcome, ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
@@ -187,8 +188,4 @@ export class Applier {
     if (o.duplicate) m.rows.inc({ dataset: batch.dataset, outcome: 'duplicate' }, o.duplicate);
     for (const r of batch.rejects) m.rejects.inc({ dataset: batch.dataset, reason: r.reason });
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

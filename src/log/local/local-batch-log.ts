@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import fs from 'node:fs';
 import type { ColumnarBatch } from '../../core/batch.js';
 import { isSluiceError, SluiceError } from '../../core/errors.js';
@@ -212,7 +213,7 @@ export class LocalBatchLog implements BatchLog {
         while (batches.length < refs.length) {
           batches.push(readRecord(refs[batches.length]!));
           // Reading a large group is not one long task: others run between records.
-          if (batches.length < refs.length) await new Promise((resolve) => setImmediate(resolve));
+          if (batches.length < refs.length) await yieldToEventLoop();
         }
         cached = { refs, batches };
         await handler(batches);

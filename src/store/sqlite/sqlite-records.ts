@@ -46,9 +46,14 @@ interface Insert {
 /** Raw row as selected: k, time_us, time_text, f*, p*, a*, line. */
 type RawRow = unknown[];
 
-export function recordTableName(dataset: string, version: number): string {
+/** Dataset names end up in table names, so anything but the schema's pattern is refused. */
+function assertDatasetName(dataset: string): void {
   if (!DATASET_NAME.test(dataset))
     throw new SluiceError('internal', `invalid dataset name ${JSON.stringify(dataset)}`);
+}
+
+export function recordTableName(dataset: string, version: number): string {
+  assertDatasetName(dataset);
   if (!Number.isSafeInteger(version) || version < 0)
     throw new SluiceError('internal', `invalid version ${version}`);
   // Unambiguous: listVersions only accepts an all-digit suffix after the dataset's own prefix.
@@ -187,7 +192,7 @@ export class SqliteRecords {
     };
 
     const next = db.transaction((dataset: string): number => {
-      recordTableName(dataset, 0);
+      assertDatasetName(dataset);
       const last = (this.selectCounter.get(dataset) as number | undefined) ?? 0;
       const existing = this.list(dataset);
       const published = (this.selectCurrent.get(dataset) as number | undefined) ?? 0;
@@ -246,7 +251,7 @@ export class SqliteRecords {
 
   list(dataset: string): number[] {
     const prefix = `rec_${dataset}_v`;
-    recordTableName(dataset, 0);
+    assertDatasetName(dataset);
     return (this.selectTables.all(prefix.length, prefix) as string[])
       .map((name) => name.slice(prefix.length))
       .filter((suffix) => /^\d+$/.test(suffix))
