@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DatasetLayout } from '../../core/dataset.js';
+import { SluiceError } from '../../core/errors.js';
 import type { KeyedRecord } from '../../store/meta-store.js';
 import type { Sluice } from '../../runtime.js';
+import { sendProblem } from '../plugins/problem.js';
 import { receiveUpload } from '../routes/uploads.js';
 
 /**
@@ -20,15 +23,21 @@ export function seedFacades(app: FastifyInstance, sluice: Sluice): void {
     },
   );
 
-  const promotions = () => sluice.registry.get('promotions').layout;
+  // The record's fields follow the layout; the facade answers with the one named price.
   const answer = (
     req: FastifyRequest<{ Params: { id: string } }>,
     reply: FastifyReply,
+    layout: DatasetLayout,
     r: KeyedRecord | undefined,
   ) => {
-    if (!r) return reply.code(404).type('application/problem+json').send(notFound(req.params.id, req.url));
-    const price = promotions().fields.findIndex((f) => f.name === 'price');
-    return reply.send({ id: r.keys[0], price: r.fields[price] ?? null, expiration_date: r.timeText });
+    if (!r)
+      return sendProblem(
+        reply,
+        req,
+        new SluiceError('record_not_found', `No promotion with id ${req.params.id}`),
+      );
+    const price = r.fields[layout.fields.findIndex((f) => f.name === 'price')] ?? null;
+    return reply.send({ id: r.keys[0], price, expiration_date: r.timeText });
   };
   app.get<{ Params: { id: string } }>(
     '/promotions/:id',
@@ -38,20 +47,10 @@ export function seedFacades(app: FastifyInstance, sluice: Sluice): void {
     },
     // Not async: the embedded store answers synchronously, and this route runs at lookup rates.
     (req, reply) => {
-      const found = sluice.queries.findRecord(promotions(), [req.params.id]);
-      if (found instanceof Promise) return found.then((r) => answer(req, reply, r));
-      return answer(req, reply, found);
+      const { layout } = sluice.registry.get('promotions');
+      const found = sluice.queries.findRecord(layout, [req.params.id]);
+      if (found instanceof Promise) return found.then((r) => answer(req, reply, layout, r));
+      return answer(req, reply, layout, found);
     },
   );
-}
-
-function notFound(id: string, instance: string) {
-  return {
-    type: 'urn:sluice:error:record_not_found',
-    title: 'No record with that key',
-    status: 404,
-    code: 'record_not_found',
-    detail: `No promotion with id ${id}`,
-    instance,
-  };
 }
