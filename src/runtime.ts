@@ -15,6 +15,7 @@ import { UploadQueue } from './ingest/upload-queue.js';
 import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
+import { RecordWriter } from './ingest/record-writer.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
 import type { Logger } from './observability/logger.js';
@@ -48,6 +49,8 @@ export class Sluice {
   readonly datasets: DatasetService;
   readonly queue: UploadQueue;
   readonly applier: Applier;
+  /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
+  readonly writer: RecordWriter;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
@@ -114,6 +117,13 @@ export class Sluice {
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
       log,
+    });
+    this.writer = new RecordWriter({
+      registry: this.registry,
+      batchLog: this.batchLog,
+      applier: this.applier,
+      batchRows: config.ingest.batch_rows,
+      maxLineBytes: config.ingest.max_line_bytes,
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);

@@ -16,6 +16,38 @@ import type { ReplaceVersions } from './replace-versions.js';
 const MAX_ATTEMPTS = 5;
 
 /**
+ * What listeners learn about each newly applied append-mode batch (rollups, quality counters, alert
+ * hooks, writers waiting for their outcome). Called once per batch id, after the store committed it.
+ */
+export interface AppliedBatch {
+  readonly layout: DatasetLayout;
+  readonly batch: ColumnarBatch;
+  /** Rows kept after dedup (1) or dropped as duplicates (0); undefined when every row was kept. */
+  readonly keep: Uint8Array | undefined;
+  readonly outcome: BatchOutcome;
+  /** Client (API key id) that sent the rows, when known. */
+  readonly client: string | null;
+}
+
+export type AppliedBatchListener = (applied: AppliedBatch) => void;
+
+/**
+ * Called for every batch the Applier has dealt with, newly applied or not: with its outcome (a replay
+ * reports the recorded counts), or null when the batch was dropped (deleted dataset, cancelled upload,
+ * a stream write to a replace-mode dataset). Lets writers wait for their batches.
+ */
+export type BatchDoneListener = (batch: ColumnarBatch, outcome: BatchOutcome | null) => void;
+
+/**
+ * Sources that are not uploads (write API requests, connectors) name themselves with these id
+ * prefixes. Their batches are applied like upload batches but have no upload row to report into.
+ */
+export interface StreamSources {
+  /** True when `source` is a live stream source, and the client that owns it. */
+  clientOf(source: string): string | null | undefined;
+}
+
+/**
  * Applies each batch exactly once. The store records the batch id in the same transaction as the
  * rows (SeriesStore for append mode, MetaStore for replace mode), so a batch delivered again after a
  * crash changes nothing. The upload's counts are per-batch rows keyed by (upload, seq), so they are
@@ -26,6 +58,9 @@ export class Applier {
   private readonly dedup = new Map<string, DedupIndex>();
   /** Failed attempts of the group at the head of the log, by its first batch id. */
   private readonly attempts = new Map<string, number>();
+  private readonly listeners: AppliedBatchListener[] = [];
+  private readonly doneListeners: BatchDoneListener[] = [];
+  private readonly streams: StreamSources[] = [];
 
   constructor(
     private readonly deps: {
@@ -39,6 +74,20 @@ export class Applier {
       log: Logger;
     },
   ) {}
+
+  /** Listeners run synchronously after each newly applied batch; they must not throw or block. */
+  onBatchApplied(listener: AppliedBatchListener): void {
+    this.listeners.push(listener);
+  }
+
+  onBatchDone(listener: BatchDoneListener): void {
+    this.doneListeners.push(listener);
+  }
+
+  /** Registers a kind of non-upload source whose batches this Applier accepts. */
+  acceptStreams(sources: StreamSources): void {
+    this.streams.push(sources);
+  }
 
   /** Rebuilds statistics and dedup indexes from the stores (at start, before serving). */
   async rebuild(): Promise<void> {
@@ -100,14 +149,22 @@ export class Applier {
     // Batches of cancelled or unknown uploads, or of deleted datasets, are acknowledged and dropped.
     const live = batches.filter((b) => {
       const upload = lifecycle.get(b.source);
-      return upload && upload.row.status !== 'cancelled' && registry.has(b.dataset);
+      const keep =
+        registry.has(b.dataset) &&
+        (upload ? upload.row.status !== 'cancelled' : this.streamClient(b.source) !== undefined);
+      if (!keep) this.done(b, null);
+      return keep;
     });
     for (let i = 0; i < live.length;) {
       const { layout } = registry.get(live[i]!.dataset);
       let j = i + 1;
       while (j < live.length && live[j]!.dataset === layout.spec.name) j++;
       if (layout.spec.mode === 'replace') {
-        for (const b of live.slice(i, j)) await this.applyKeyed(layout, b);
+        // Replace-mode datasets change only through uploads, one whole snapshot each.
+        for (const b of live.slice(i, j)) {
+          if (lifecycle.get(b.source)) await this.applyKeyed(layout, b);
+          else this.done(b, null);
+        }
       } else {
         await this.applySeries(layout, live.slice(i, j));
       }
@@ -139,22 +196,63 @@ export class Applier {
         if (index && keep) commitMask(index, batch.hashes!, keep);
         snapshot.add(layout, batch, keep);
       }
-      await this.record(batch, {
+      const outcome: BatchOutcome = {
         batchId: batch.id,
         total: batch.totalRows,
         valid: res.inserted,
         invalid: batch.rejects.length,
         duplicate: res.duplicate,
-      });
+      };
+      const isNew = await this.record(batch, outcome, res.applied);
+      if (res.applied && isNew) this.notify(layout, batch, keep, outcome);
+      this.done(batch, outcome);
       // Let queries in between batches of a large group.
       await yieldToEventLoop();
     }
   }
 
-  private async record(batch: ColumnarBatch, outcome: BatchOutcome): Promise<void> {
+  /** Records the outcome once per batch id; true when this is the first time. */
+  private async record(batch: ColumnarBatch, outcome: BatchOutcome, applied: boolean): Promise<boolean> {
+    if (!this.deps.lifecycle.get(batch.source)) {
+      // Stream sources have no upload row: the store's applied-id check already made this exactly once.
+      if (applied) this.count(batch, outcome);
+      return applied;
+    }
     const isNew = await this.deps.meta.recordBatch(batch.source, batch.seq, outcome, batch.rejects);
     if (isNew) this.count(batch, outcome);
     await this.deps.lifecycle.batchRecorded(batch.source, isNew);
+    return isNew;
+  }
+
+  private notify(
+    layout: DatasetLayout,
+    batch: ColumnarBatch,
+    keep: Uint8Array | undefined,
+    outcome: BatchOutcome,
+  ): void {
+    if (this.listeners.length === 0) return;
+    const client =
+      this.deps.lifecycle.get(batch.source)?.row.client ?? this.streamClient(batch.source) ?? null;
+    const applied: AppliedBatch = { layout, batch, keep, outcome, client };
+    for (const listener of this.listeners) {
+      try {
+        listener(applied);
+      } catch (err) {
+        this.deps.log.error({ err, batch: batch.id }, 'a batch listener failed');
+      }
+    }
+  }
+
+  private done(batch: ColumnarBatch, outcome: BatchOutcome | null): void {
+    for (const listener of this.doneListeners) listener(batch, outcome);
+  }
+
+  private streamClient(source: string): string | null | undefined {
+    for (const s of this.streams) {
+      const client = s.clientOf(source);
+      if (client !== undefined) return client;
+    }
+    return undefined;
   }
 
   private async applyKeyed(layout: DatasetLayout, batch: ColumnarBatch): Promise<void> {
