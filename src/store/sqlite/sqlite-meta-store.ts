@@ -3,8 +3,10 @@ import type { DatasetLayout, DatasetSpec } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import type {
   ApiKeyRow,
+  ConnectorRow,
   KeyedRecord,
   MetaStore,
+  NewConnectorRow,
   NewUpload,
   StoredDataset,
   UploadCounts,
@@ -13,6 +15,7 @@ import type {
   UploadRow,
 } from '../meta-store.js';
 import { guarded, toStoreError } from './sqlite-errors.js';
+import { SqliteConnectors } from './sqlite-connectors.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
@@ -45,6 +48,7 @@ function toKey(r: KeyRecord): ApiKeyRow {
 class OpenStore {
   readonly uploads: SqliteUploads;
   readonly records: SqliteRecords;
+  readonly connectors: SqliteConnectors;
   readonly putDataset: Statement;
   readonly listDatasets: Statement;
   readonly deleteDataset: Statement;
@@ -56,6 +60,7 @@ class OpenStore {
   constructor(readonly db: SqliteDatabase) {
     this.uploads = new SqliteUploads(db);
     this.records = new SqliteRecords(db, this.uploads);
+    this.connectors = new SqliteConnectors(db);
     this.putDataset = db.prepare(
       `INSERT INTO datasets (name, spec, created_at) VALUES (?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET spec = excluded.spec`,
@@ -230,6 +235,36 @@ export class SqliteMetaStore implements MetaStore {
     } catch (e) {
       throw toStoreError(e);
     }
+  }
+
+  // pull connectors
+
+  async putConnector(row: NewConnectorRow): Promise<void> {
+    guarded(() => this.store().connectors.put(row, Date.now()));
+  }
+
+  async getConnector(id: string): Promise<ConnectorRow | undefined> {
+    return guarded(() => this.store().connectors.get(id));
+  }
+
+  async listConnectors(): Promise<ConnectorRow[]> {
+    return guarded(() => this.store().connectors.list());
+  }
+
+  async saveConnectorState(id: string, state: unknown, health: unknown): Promise<void> {
+    guarded(() => this.store().connectors.save(id, state, health, Date.now()));
+  }
+
+  async setConnectorPaused(id: string, paused: boolean): Promise<boolean> {
+    return guarded(() => this.store().connectors.pause(id, paused, Date.now()));
+  }
+
+  async setConnectorCredentials(id: string, sealed: string | null): Promise<boolean> {
+    return guarded(() => this.store().connectors.credentials(id, sealed, Date.now()));
+  }
+
+  async deleteConnector(id: string): Promise<boolean> {
+    return guarded(() => this.store().connectors.delete(id));
   }
 
   private store(): OpenStore {

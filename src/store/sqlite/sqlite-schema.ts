@@ -124,6 +124,22 @@ const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
       ) WITHOUT ROWID;
     `);
   },
+  // Pull connectors: config (credentials sealed apart), pause flag, durable cursor state and health.
+  (db) => {
+    db.exec(`
+      CREATE TABLE connectors (
+        id TEXT PRIMARY KEY NOT NULL,
+        origin TEXT NOT NULL,
+        config TEXT NOT NULL,
+        credentials TEXT,
+        paused INTEGER NOT NULL DEFAULT 0,
+        state TEXT,
+        health TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
