@@ -5,7 +5,12 @@ import { Applier } from './apply/applier.js';
 import { ReplaceVersions } from './apply/replace-versions.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapAdminKey } from './auth/bootstrap.js';
+import type { AlertSink } from './alerts/alert-sink.js';
 import type { SluiceConfig } from './config/schema.js';
+import { systemClock, type Clock } from './connectors/clock.js';
+import { ConnectorHost } from './connectors/connector-host.js';
+import { ConnectorMetrics } from './connectors/connector-metrics.js';
+import { CredentialVault } from './connectors/credential-vault.js';
 import { DatasetRegistry } from './core/dataset-registry.js';
 import { SluiceError } from './core/errors.js';
 import { IngestMetrics } from './ingest/ingest-metrics.js';
@@ -22,10 +27,22 @@ import type { Logger } from './observability/logger.js';
 import { createRegistry } from './observability/metrics.js';
 import { StatsSnapshot } from './query/stats-snapshot.js';
 import { createMetaStore, createSeriesStore } from './store/create-stores.js';
+import { FaultInjectingSeriesStore } from './store/fault-injecting-series-store.js';
 import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
+
+/** Optional collaborators of a Sluice, for wiring and tests. */
+export interface SluiceOptions {
+  /**
+   * Where connector stoppages are raised as alerts. The alert service implements AlertSink; until it is
+   * wired in, stoppages are logged (and shown at GET /v1/connectors/{id}).
+   */
+  alertSink?: AlertSink;
+  /** Time for connectors (tests and benchmarks pass a scaled clock); the wall clock by default. */
+  clock?: Clock;
+}
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -55,10 +72,15 @@ export class Sluice {
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
   private ready = false;
+  /** Pull connectors (docs/connectors.md). */
+  readonly connectors: ConnectorHost;
+  /** Set when `testing.fault_injection` is on: switches a simulated SeriesStore outage. */
+  readonly faults: FaultInjectingSeriesStore | null;
 
   constructor(
     readonly config: Readonly<SluiceConfig>,
     readonly log: Logger,
+    opts: SluiceOptions = {},
   ) {
     if (config.database_url || config.nats_url)
       throw new SluiceError(
@@ -69,7 +91,9 @@ export class Sluice {
     this.metrics = createRegistry();
     this.ingestMetrics = new IngestMetrics(this.metrics);
     this.meta = createMetaStore('sqlite', { path: path.join(config.data_dir, 'meta.sqlite') });
-    this.series = createSeriesStore('duckdb', { path: path.join(config.data_dir, 'series.duckdb') });
+    const series = createSeriesStore('duckdb', { path: path.join(config.data_dir, 'series.duckdb') });
+    this.faults = config.testing.fault_injection ? new FaultInjectingSeriesStore(series) : null;
+    this.series = this.faults ?? series;
     this.batchLog = createBatchLog('local', {
       dir: path.join(config.data_dir, 'batchlog'),
       // The log retries a failing batch with backoff; say why, so a stuck pipeline is visible.
@@ -125,6 +149,20 @@ export class Sluice {
       batchRows: config.ingest.batch_rows,
       maxLineBytes: config.ingest.max_line_bytes,
     });
+    const applier = this.applier;
+    this.connectors = new ConnectorHost({
+      meta: this.meta,
+      registry: this.registry,
+      writer: this.writer,
+      onBatchDone: (listener) => applier.onBatchDone((batch) => listener(batch.source)),
+      entities: { keysOf: (dataset, key) => this.snapshot.keysOf(dataset, key) },
+      vault: CredentialVault.open(config.data_dir, config.secret_key),
+      sink: opts.alertSink ?? loggingAlertSink(log),
+      metrics: new ConnectorMetrics(this.metrics),
+      clock: opts.clock ?? systemClock,
+      log,
+      env: process.env,
+    });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
   }
@@ -144,6 +182,7 @@ export class Sluice {
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);
+    await this.connectors.start(this.config.connectors);
     this.ready = true;
     this.log.info(
       {
@@ -165,10 +204,19 @@ export class Sluice {
   async close(): Promise<void> {
     this.ready = false;
     this.lifecycle.abortAll();
+    await this.connectors.close();
     await this.queue.idle();
     await this.decoders.close();
     await this.batchLog.close();
     await this.series.close();
     await this.meta.close();
   }
+}
+
+/** Until an alert service is wired in, stoppages at least reach the log. */
+function loggingAlertSink(log: Logger): AlertSink {
+  return {
+    raise: (event) => log.warn({ alert: event }, `alert: ${event.source} ${event.kind}`),
+    resolve: (source, kind) => log.info({ source, kind }, `alert resolved: ${source} ${kind}`),
+  };
 }

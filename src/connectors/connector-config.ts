@@ -48,11 +48,17 @@ const common = {
   url: z.url(),
   credentials: credentialsSchema.optional(),
   /** Provider's call cap: at most `calls` in any window of `per`. */
-  rate_limit: z.object({ calls: z.number().int().min(1), per: duration.default('1m') }).strict().optional(),
+  rate_limit: z
+    .object({ calls: z.number().int().min(1), per: duration.default('1m') })
+    .strict()
+    .optional(),
   /** Price of one call, empty or not, in cents. */
   cost_per_call: z.number().min(0).default(0),
   /** Spend at most `cents` in any window of `per`. */
-  budget: z.object({ cents: z.number().positive(), per: duration.default('1h') }).strict().optional(),
+  budget: z
+    .object({ cents: z.number().positive(), per: duration.default('1h') })
+    .strict()
+    .optional(),
   /** Socket timeout of one call. */
   timeout: duration.default('10s'),
   /** Extra request headers (not secret). */
@@ -92,7 +98,9 @@ export const entityPollSchema = z
     /** URL template with `{id}` for the entity id. */
     url: z.string().includes('{id}'),
     entities: z.union([
-      z.object({ range: z.object({ from: z.number().int(), count: z.number().int().min(1) }).strict() }).strict(),
+      z
+        .object({ range: z.object({ from: z.number().int(), count: z.number().int().min(1) }).strict() })
+        .strict(),
       z.object({ list: z.array(z.string().min(1)).min(1) }).strict(),
       z.object({ dataset: z.string().min(1), key: z.string().min(1) }).strict(),
     ]),

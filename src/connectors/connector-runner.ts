@@ -166,7 +166,7 @@ export class ConnectorRunner implements ConnectorContext {
 
   async emit(page: Page): Promise<void> {
     if (page.records.length === 0) return;
-    const source = `${CONNECTOR_SOURCE_PREFIX}${this.id}_${page.pageId ?? randomBytes(9).toString('base64url')}`;
+    const source = `${CONNECTOR_SOURCE_PREFIX}${this.id}.${page.pageId ?? randomBytes(9).toString('base64url')}`;
     const body = Buffer.from(page.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
     if (page.availableAt) this.remember(source, page.availableAt);
     for (let attempt = 0; ; attempt++) {
@@ -184,7 +184,10 @@ export class ConnectorRunner implements ConnectorContext {
         this.stats.error('pipeline_error');
         this.detector.pipelineFailed(this.clock.now(), e instanceof Error ? e.message : String(e));
         this.deps.log.warn({ err: e, connector: this.id }, 'writing a fetched page failed; retrying');
-        await this.clock.sleep(backoffMs(attempt, { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS }), this.signal);
+        await this.clock.sleep(
+          backoffMs(attempt, { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS }),
+          this.signal,
+        );
       }
     }
   }
@@ -212,6 +215,10 @@ export class ConnectorRunner implements ConnectorContext {
     if (!times) return;
     this.pending.delete(source);
     this.stats.latencies(this.clock.now(), times);
+  }
+
+  describeConnector(): Record<string, unknown> {
+    return this.deps.connector.describe();
   }
 
   health(): RunnerHealth {
@@ -272,7 +279,10 @@ export class ConnectorRunner implements ConnectorContext {
         case 'credentials':
           this.authBlocked = true;
           this.detector.authFailed(now, outcome.status);
-          this.deps.log.warn({ connector: this.id, status: outcome.status }, 'credentials rejected; calls stopped');
+          this.deps.log.warn(
+            { connector: this.id, status: outcome.status },
+            'credentials rejected; calls stopped',
+          );
           if (probe) return null;
           continue;
         case 'rate_limited':
@@ -339,7 +349,10 @@ export class ConnectorRunner implements ConnectorContext {
         this.detector.pipelineFailed(this.clock.now(), e instanceof Error ? e.message : String(e));
         this.deps.log.error({ err: e, connector: this.id }, 'connector failed; restarting it');
         try {
-          await this.clock.sleep(backoffMs(attempt, { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS }), this.signal);
+          await this.clock.sleep(
+            backoffMs(attempt, { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS }),
+            this.signal,
+          );
         } catch {
           return;
         }

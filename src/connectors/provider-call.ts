@@ -37,7 +37,12 @@ export async function providerCall(
     await res.body.dump();
     if (status === 401 || status === 403) return { kind: 'credentials', status };
     if (status === 429) return { kind: 'rate_limited', status, retryAfter: res.headers['retry-after'] };
-    return { kind: 'provider_error', status, detail: `HTTP ${status}`, retryAfter: res.headers['retry-after'] };
+    return {
+      kind: 'provider_error',
+      status,
+      detail: `HTTP ${status}`,
+      retryAfter: res.headers['retry-after'],
+    };
   } catch (e) {
     if (opts.signal.aborted) throw e;
     const timeout =

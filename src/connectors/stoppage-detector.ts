@@ -116,7 +116,11 @@ export class StoppageDetector {
   pipelineFailed(now: number, detail: string): void {
     this.s.pipelineStreak++;
     if (this.s.pipelineStreak >= this.opts.pipelineStreak)
-      this.open('pipeline_error', now, `Fetched records could not be written (${detail}); retrying, cursor held`);
+      this.open(
+        'pipeline_error',
+        now,
+        `Fetched records could not be written (${detail}); retrying, cursor held`,
+      );
   }
 
   pipelineSucceeded(now: number): void {

@@ -49,6 +49,13 @@ export const ERRORS = {
   // server
   internal: { status: 500, title: 'Internal error' },
   store_unavailable: { status: 503, title: 'A storage backend is unavailable', retriable: true },
+  // pull connectors
+  connector_not_found: { status: 404, title: 'Unknown connector' },
+  connector_exists: { status: 409, title: 'A connector with that id already exists' },
+  fault_injection_off: {
+    status: 409,
+    title: 'Fault injection is off; enable testing.fault_injection in the config to use it',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

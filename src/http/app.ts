@@ -7,6 +7,7 @@ import { seedFacades } from './facades/seed-facades.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerHttpMetrics } from './plugins/http-metrics.js';
 import { registerProblemHandlers } from './plugins/problem.js';
+import { connectorRoutes } from './routes/connectors.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
@@ -60,6 +61,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   datasetRoutes(app, sluice);
   keyRoutes(app, sluice);
   queryRoutes(app, sluice);
+  connectorRoutes(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {
