@@ -4,12 +4,7 @@ import { SluiceError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { MetaStore } from '../store/meta-store.js';
 import type { Clock } from './clock.js';
-import {
-  connectorSchema,
-  publicConfig,
-  type ConnectorConfig,
-  type ConnectorConfigInput,
-} from './connector-config.js';
+import { connectorSchema, publicConfig, type ConnectorConfig } from './connector-config.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 import {
   ConnectorRunner,

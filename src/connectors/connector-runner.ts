@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Agent } from 'undici';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import { HolidayCalendar } from '../calendar/holiday-calendar.js';
@@ -79,6 +80,8 @@ export class ConnectorRunner implements ConnectorContext {
     const { config, clock } = deps;
     this.id = config.id;
     this.clock = clock;
+    // Every sleeping or calling task listens for the stop; an entity poll has `concurrency` of them.
+    setMaxListeners(0, this.abort.signal);
     this.credentials = deps.credentials;
     this.paused = deps.paused;
     this.authBlocked = deps.health?.auth_blocked ?? false;

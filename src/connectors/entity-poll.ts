@@ -76,8 +76,11 @@ export class EntityPoll implements Connector {
     const { clock, signal } = ctx;
     const page = new PageBuffer(ctx);
     const inFlight = new Set<Promise<void>>();
-    let round = Math.floor(clock.now() / this.intervalMs) * this.intervalMs;
-    // Rounds that passed while we were down are missed samples; the current one starts at once.
+    const startedAt = clock.now();
+    let round = Math.floor(startedAt / this.intervalMs) * this.intervalMs;
+    // Rounds that passed while we were down are missed samples, and so are the slots of this round that
+    // passed already. A first start begins with the next slot due: nothing was promised before it.
+    const resumed = this.lastRound !== null;
     if (this.lastRound !== null && round > this.lastRound + this.intervalMs) {
       const skipped = Math.floor((round - this.lastRound) / this.intervalMs) - 1;
       ctx.countSamples('missed', skipped * this.ids().length);
@@ -89,6 +92,10 @@ export class EntityPoll implements Connector {
         const step = ids.length > 0 ? this.intervalMs / ids.length : this.intervalMs;
         for (let i = 0; i < ids.length && !signal.aborted; i++) {
           const due = round + i * step;
+          if (due < startedAt) {
+            if (resumed) ctx.countSamples('missed');
+            continue;
+          }
           const wait = due - clock.now();
           if (wait > 0) await clock.sleep(wait, signal);
           while (inFlight.size >= this.config.concurrency) await Promise.race(inFlight);

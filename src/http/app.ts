@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Sluice } from '../runtime.js';
+import { influencerAnalyticsFacade } from './facades/influencer-analytics.js';
 import { seedFacades } from './facades/seed-facades.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerHttpMetrics } from './plugins/http-metrics.js';
@@ -62,6 +63,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   keyRoutes(app, sluice);
   queryRoutes(app, sluice);
   connectorRoutes(app, sluice);
+  influencerAnalyticsFacade(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {
