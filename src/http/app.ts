@@ -10,6 +10,7 @@ import { registerHttpMetrics } from './plugins/http-metrics.js';
 import { registerProblemHandlers } from './plugins/problem.js';
 import { connectorRoutes } from './routes/connectors.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { distinctRecordRoutes } from './routes/distinct-records.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
@@ -64,6 +65,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   queryRoutes(app, sluice);
   connectorRoutes(app, sluice);
   influencerAnalyticsFacade(app, sluice);
+  distinctRecordRoutes(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {

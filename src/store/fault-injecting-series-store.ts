@@ -4,6 +4,7 @@ import { SluiceError } from '../core/errors.js';
 import type {
   AppendResult,
   KeyFilter,
+  RowsQuery,
   ScanChunk,
   SeriesCapability,
   SeriesPoint,
@@ -89,6 +90,12 @@ export class FaultInjectingSeriesStore implements SeriesStore {
 
   count(layout: DatasetLayout): Promise<number> {
     return this.guard(() => this.inner.count(layout));
+  }
+
+  get rows(): ((layout: DatasetLayout, query: RowsQuery) => Promise<StoredRow[]>) | undefined {
+    const inner = this.inner;
+    if (!inner.rows) return undefined;
+    return (layout, query) => this.guard(() => inner.rows!(layout, query));
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

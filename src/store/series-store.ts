@@ -93,4 +93,16 @@ export interface SeriesStore {
   /** Streams every stored row of the dataset in chunks. */
   scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;
+  /**
+   * Full stored rows (payloads and attributes included) matching the key filter in [fromUs, toUs), in
+   * time order, at most `limit`. Optional while adapters gain it: callers check that it is defined.
+   */
+  rows?(layout: DatasetLayout, query: RowsQuery): Promise<StoredRow[]>;
+}
+
+export interface RowsQuery {
+  keys: KeyFilter;
+  fromUs?: number;
+  toUs?: number;
+  limit: number;
 }
