@@ -30,13 +30,12 @@ export function benchRunner(opts: {
   sink?: AlertSink;
 }): ConnectorRunner {
   const config = connectorSchema.parse(opts.input);
-  let runner: ConnectorRunner | undefined;
-  runner = new ConnectorRunner({
+  const runner: ConnectorRunner = new ConnectorRunner({
     config,
     connector: opts.connector(config),
     clock: opts.clock,
     meta: opts.meta,
-    writer: opts.writer(() => runner!),
+    writer: opts.writer(() => runner),
     sink: opts.sink ?? new KeptAlerts(),
     metrics: new ConnectorMetrics(new Registry()),
     log: createLogger('silent'),

@@ -124,6 +124,7 @@ export class CursorFeed implements Connector {
           ctx.clock.now(),
           full ? config.page_size : records.length,
           availableAt?.[availableAt.length - 1],
+          availableAt?.[0],
         );
         await ctx.clock.sleep(this.lastDelayMs, ctx.signal);
       }

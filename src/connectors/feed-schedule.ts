@@ -28,11 +28,19 @@ export class FeedSchedule {
 
   /**
    * Delay (ms) before the next poll, after a page of `n` records fetched at `now`; `newestAt` is the
-   * availability time of the page's last record, when records carry one.
+   * availability time of the page's last record and `oldestAt` of its first, when records carry them.
    */
-  afterPage(now: number, n: number, newestAt?: number): number {
+  afterPage(now: number, n: number, newestAt?: number, oldestAt?: number): number {
     if (n >= this.pageSize) {
-      if (newestAt === undefined || this.rate === null || this.rate <= 0) return 0;
+      if (newestAt === undefined) return 0;
+      // A full page's own records tell the arrival rate when they were released: in a burst they are
+      // dense, and a rate learnt before the burst would underestimate what is waiting.
+      if (oldestAt !== undefined) {
+        const span = newestAt - oldestAt;
+        if (span <= 0) return 0;
+        this.learn(n / span);
+      }
+      if (this.rate === null || this.rate <= 0) return 0;
       this.drainedAt = newestAt;
       const waiting = this.rate * Math.max(0, now - newestAt);
       if (waiting >= this.pageSize) return 0;
@@ -40,11 +48,12 @@ export class FeedSchedule {
     }
     const since = this.drainedAt;
     this.drainedAt = now;
-    if (since !== null && now > since) {
-      const sample = n / (now - since);
-      this.rate = this.rate === null ? sample : this.rate * (1 - this.weight) + sample * this.weight;
-    }
+    if (since !== null && now > since) this.learn(n / (now - since));
     if (this.rate === null || this.rate <= 0) return this.maxIntervalMs;
     return Math.min(this.maxIntervalMs, this.pageSize / this.rate);
+  }
+
+  private learn(sample: number): void {
+    this.rate = this.rate === null ? sample : this.rate * (1 - this.weight) + sample * this.weight;
   }
 }
