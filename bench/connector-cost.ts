@@ -118,7 +118,8 @@ async function plan(
           const rtc = (JSON.parse(line) as { rtc_time: number }).rtc_time;
           const s = (now - rtc) / 1000;
           p.latencies!.push(s);
-          const inCatchUp = rtc >= start + PAUSE_FROM && (p.drainedAt == null || rtc <= p.drainedAt);
+          // Stored during the pause's catch-up: its latency is the pause's, not the schedule's.
+          const inCatchUp = p.resumedAt != null && (p.drainedAt == null || now <= p.drainedAt);
           if (!inCatchUp) p.steady!.push(s);
         }
         p.fetched! += lines.length;

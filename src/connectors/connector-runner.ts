@@ -312,7 +312,7 @@ export class ConnectorRunner implements ConnectorContext {
       this.signal.throwIfAborted();
       const at = this.nextCallAt();
       const now = this.clock.now();
-      if (deadline !== undefined && at > deadline) return null;
+      if (at > now && deadline !== undefined && at > deadline) return null;
       if (at <= now) {
         // Both limiters said "free now", and nothing runs between these two lines: both succeed.
         const a = this.rate ? this.rate.tryAcquire() : noop;

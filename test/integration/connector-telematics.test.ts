@@ -158,13 +158,14 @@ describe('cursor-feed against the telematics simulator (accelerated clock, real 
   for (const holiday of [true, false])
     it(`judges silence on ${holiday ? 'a configured holiday as normal' : 'an ordinary day as no_data'}`, async () => {
       const origin = Date.parse('2026-12-24T23:00:00Z');
-      const clock = new ScaledClock(600, origin);
-      sim = new TelematicsSim({ clock, scale: 0.02, maxPerCall: 25, quietDates: ['2026-12-25'] });
+      const clock = new ScaledClock(1200, origin);
+      sim = new TelematicsSim({ clock, scale: 0.02, maxPerCall: 250, quietDates: ['2026-12-25'] });
       const url = await sim.listen();
       const sink = new RecordingSink();
       h = await startHarness({
         config: withConnectors(
           feed(url, {
+            page_size: 250,
             stoppage: { min_silence: '10m', holidays: { extra_dates: holiday ? ['2026-12-25'] : [] } },
           } as Partial<ConnectorConfigInput>),
         ),

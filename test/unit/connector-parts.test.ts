@@ -68,9 +68,9 @@ describe('backoff', () => {
 describe('FeedSchedule', () => {
   it('re-polls at once while a full page leaves more than a page waiting, and waits for a full page otherwise', () => {
     const s = new FeedSchedule(250, 30_000);
-    // A partial page after 10 s with 100 records: 10/s, so a full page takes 25 s.
+    // A partial page after 10 s with 100 records: 10/s, so a full page (plus one σ) takes ~26.6 s.
     s.afterPage(0, 0);
-    expect(s.afterPage(10_000, 100)).toBeCloseTo(25_000, -2);
+    expect(s.afterPage(10_000, 100)).toBeCloseTo(((250 + Math.sqrt(250)) / 10) * 1000, -2);
     // A full page whose last record is 60 s old: ~600 waiting, poll at once.
     expect(s.afterPage(80_000, 250, 20_000)).toBe(0);
     // A full page that is nearly current: ~20 waiting, wait for the rest of a page.
