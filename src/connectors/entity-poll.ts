@@ -96,8 +96,9 @@ export class EntityPoll implements Connector {
             if (resumed) ctx.countSamples('missed');
             continue;
           }
+          // Timers fire no finer than a millisecond; samples due within one go out together.
           const wait = due - clock.now();
-          if (wait > 0) await clock.sleep(wait, signal);
+          if (clock.realMs(wait) >= 1) await clock.sleep(wait, signal);
           while (inFlight.size >= this.config.concurrency) await Promise.race(inFlight);
           const p = this.sample(ctx, ids[i]!, due, page)
             .catch(() => {
