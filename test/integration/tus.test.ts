@@ -221,7 +221,7 @@ describe('tus uploads', () => {
       },
     });
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).code).toBe('dataset_not_found');
+    expect(((await unknown.json()) as { code: string }).code).toBe('dataset_not_found');
     const noKey = await fetch(`${base}/v1/tus/`, { method: 'POST', headers: { 'tus-resumable': '1.0.0' } });
     expect(noKey.status).toBe(401);
   });
