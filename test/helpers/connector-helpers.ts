@@ -1,7 +1,7 @@
 import type { AlertEvent, AlertSink } from '../../src/alerts/alert-sink.js';
 import type { Clock } from '../../src/connectors/clock.js';
 import type { ConnectorConfigInput } from '../../src/connectors/connector-config.js';
-import type { SluiceConfig } from '../../src/config/schema.js';
+import type { SluiceConfigInput } from '../../src/config/schema.js';
 
 /** An AlertSink that remembers what it was told, with the clock time of each call. */
 export class RecordingSink implements AlertSink {
@@ -19,8 +19,8 @@ export class RecordingSink implements AlertSink {
 }
 
 /** Connectors for a test config (the schema's input form; defaults are filled in on validation). */
-export function withConnectors(...connectors: ConnectorConfigInput[]): Partial<SluiceConfig> {
-  return { connectors } as unknown as Partial<SluiceConfig>;
+export function withConnectors(...connectors: ConnectorConfigInput[]): Partial<SluiceConfigInput> {
+  return { connectors };
 }
 
 /** Waits (real time) until `check` holds, polling every few ms. */
