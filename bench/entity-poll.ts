@@ -93,6 +93,8 @@ async function main(): Promise<void> {
     await sluice.connectors.pause('influencers');
     return sluice.connectors.view('influencers');
   });
+  // Stopping the connector writes the samples still gathered into a page.
+  await sluice.connectors.close();
   await sluice.settle();
   const view = run.value as {
     stats: { samples: { ok: number; late: number; missed: number } };
