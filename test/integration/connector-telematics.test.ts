@@ -46,7 +46,14 @@ describe('cursor-feed against the telematics simulator (accelerated clock, real 
     const url = await sim.listen();
     const sink = new RecordingSink();
     const dataDir = tempDir();
-    const config = withConnectors(feed(url, { page_size: 100, max_interval: '30s' }));
+    // Traffic ends at the hour; a long min_silence keeps the wait for the catch-up from judging silence.
+    const config = withConnectors(
+      feed(url, {
+        page_size: 100,
+        max_interval: '30s',
+        stoppage: { min_silence: '1h' },
+      } as Partial<ConnectorConfigInput>),
+    );
     const open = () => startHarness({ dataDir, config, sluice: { clock, alertSink: sink } });
     const post = (action: string) =>
       h!.app.inject({ method: 'POST', url: `/v1/connectors/telematics-feed/${action}`, headers: auth });

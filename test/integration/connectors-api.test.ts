@@ -94,8 +94,9 @@ describe('/v1/connectors', () => {
       },
     });
     expect(res.statusCode).toBe(201);
-    await clockAt(clock, start + 20 * MIN);
     // 2 cents an hour at 0.1 cent a call: 20 calls, though a 30-minute backlog is waiting.
+    await until(() => sim!.stats.calls >= 20, 20_000, 'the budget to be spent');
+    await clockAt(clock, clock.now() + 20 * MIN);
     expect(sim.stats.calls).toBe(20);
     const view = (await h.app.inject({ url: '/v1/connectors/budgeted', headers: auth })).json();
     expect(view.stats.cost_cents).toBeCloseTo(2, 6);
