@@ -49,6 +49,17 @@ export const ERRORS = {
   // server
   internal: { status: 500, title: 'Internal error' },
   store_unavailable: { status: 503, title: 'A storage backend is unavailable', retriable: true },
+  // alerting
+  alert_not_found: { status: 404, title: 'Unknown alert' },
+  alert_rule_not_found: { status: 404, title: 'Unknown alert rule' },
+  channel_not_found: { status: 404, title: 'Unknown alert channel' },
+  silence_not_found: { status: 404, title: 'Unknown silence' },
+  alert_rule_exists: { status: 409, title: 'An alert rule with that id already exists' },
+  channel_exists: { status: 409, title: 'A channel with that id already exists' },
+  alerting_in_config: {
+    status: 409,
+    title: 'The rule or channel is defined in the config file and cannot be changed here',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

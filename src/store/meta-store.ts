@@ -1,5 +1,7 @@
 import type { BatchOutcome, ColumnarBatch, Reject, SourcePosition } from '../core/batch.js';
 import type { DatasetLayout, DatasetSpec } from '../core/dataset.js';
+import type { AlertStore } from './alert-store.js';
+import type { QualityStore } from './quality-store.js';
 
 /**
  * MetaStore: transactional state. Datasets created through the API, uploads and their progress,
@@ -121,6 +123,11 @@ export interface MetaStore {
   readonly kind: string;
   init(): Promise<void>;
   close(): Promise<void>;
+
+  /** Alert rules, channels, alerts, silences and rule state (usable once `init` has run). */
+  readonly alerts: AlertStore;
+  /** Data-quality counters per dataset, client and minute (usable once `init` has run). */
+  readonly quality: QualityStore;
 
   // datasets created through the API (config datasets live in the config)
   putDataset(spec: DatasetSpec): Promise<void>;

@@ -16,6 +16,8 @@ import { guarded, toStoreError } from './sqlite-errors.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
+import { SqliteAlerts } from './sqlite-alerts.js';
+import { SqliteQuality } from './sqlite-quality.js';
 
 type Statement = SqliteStatement;
 
@@ -80,6 +82,8 @@ class OpenStore {
 export class SqliteMetaStore implements MetaStore {
   readonly kind = 'sqlite';
   private open: OpenStore | undefined;
+  readonly alerts = new SqliteAlerts(() => this.store().db);
+  readonly quality = new SqliteQuality(() => this.store().db);
 
   constructor(private readonly opts: { path: string }) {}
 
