@@ -26,6 +26,7 @@ import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
+import { Alerting } from './alerts/alerting.js';
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -55,6 +56,8 @@ export class Sluice {
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
   private ready = false;
+  /** Alert rules, channels, summaries and quality counters; `alerting.sink` takes other subsystems' alerts. */
+  readonly alerting: Alerting;
 
   constructor(
     readonly config: Readonly<SluiceConfig>,
@@ -127,6 +130,16 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+    this.alerting = new Alerting({
+      config: config.alerts,
+      registry: this.registry,
+      meta: this.meta,
+      series: this.series,
+      applier: this.applier,
+      lifecycle: this.lifecycle,
+      metricsRegistry: this.metrics,
+      log,
+    });
   }
 
   get isReady(): boolean {
@@ -140,6 +153,7 @@ export class Sluice {
     await this.batchLog.init();
     await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
     await this.datasets.load(this.config.datasets);
+    await this.alerting.start();
     await this.applier.rebuild();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
@@ -168,6 +182,7 @@ export class Sluice {
     await this.queue.idle();
     await this.decoders.close();
     await this.batchLog.close();
+    await this.alerting.close();
     await this.series.close();
     await this.meta.close();
   }

@@ -1,7 +1,5 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
-import { SluiceError } from '../core/errors.js';
-import { formatIssues } from '../config/load.js';
 
 /**
  * Alert rules, channels, silences and scheduled summaries. The same schemas validate `sluice.yaml`
@@ -224,19 +222,10 @@ export const alertsConfigSchema = z
     ] as const) {
       const seen = new Set<string>();
       list.forEach((r, i) => {
-        if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: [name, i, 'id'], message: `duplicate id ${r.id}` });
+        if (seen.has(r.id))
+          ctx.addIssue({ code: 'custom', path: [name, i, 'id'], message: `duplicate id ${r.id}` });
         seen.add(r.id);
       });
     }
   });
 export type AlertsConfig = z.infer<typeof alertsConfigSchema>;
-
-/** Parses a request body with a schema, as `validation_failed` with each issue's path on failure. */
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success)
-    throw new SluiceError('validation_failed', formatIssues('body', parsed.error.issues), {
-      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
-  return parsed.data;
-}

@@ -131,7 +131,12 @@ export class Evaluator {
     await this.persist();
   }
 
-  private async apply(rule: AlertRule, verdicts: Verdict[], resolveMissing: boolean, now: number): Promise<void> {
+  private async apply(
+    rule: AlertRule,
+    verdicts: Verdict[],
+    resolveMissing: boolean,
+    now: number,
+  ): Promise<void> {
     const { alerts } = this.deps;
     const spec = rule.spec;
     const source = ruleSource(spec.id);
@@ -153,11 +158,13 @@ export class Evaluator {
     }
     if (!resolveMissing) return;
     const seen = new Set(verdicts.map((v) => v.groupKey));
-    for (const a of await alerts.firingOf(spec.id)) if (!seen.has(a.groupKey)) await alerts.clear(a.fingerprint, now);
+    for (const a of await alerts.firingOf(spec.id))
+      if (!seen.has(a.groupKey)) await alerts.clear(a.fingerprint, now);
   }
 
   private async persist(): Promise<void> {
     for (const rule of this.rules.values())
-      for (const [group, state] of rule.takeDirty()) await this.deps.store.putRuleState(rule.spec.id, group, state);
+      for (const [group, state] of rule.takeDirty())
+        await this.deps.store.putRuleState(rule.spec.id, group, state);
   }
 }

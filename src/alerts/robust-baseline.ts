@@ -62,7 +62,11 @@ export class RobustBaseline {
     const warmingUp = this.state.seen < this.opts.warmup;
     const k = this.opts.sensitivity;
     const beyond =
-      this.opts.direction === 'up' ? score > k : this.opts.direction === 'down' ? score < -k : Math.abs(score) > k;
+      this.opts.direction === 'up'
+        ? score > k
+        : this.opts.direction === 'down'
+          ? score < -k
+          : Math.abs(score) > k;
     return {
       warmingUp,
       anomalous: !warmingUp && beyond,

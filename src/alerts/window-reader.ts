@@ -44,10 +44,17 @@ export function groupKeyOf(labels: Record<string, string>): string {
     .join(',');
 }
 
-export function checkColumns(layout: DatasetLayout, field: string | undefined, groupBy: readonly string[]): void {
+export function checkColumns(
+  layout: DatasetLayout,
+  field: string | undefined,
+  groupBy: readonly string[],
+): void {
   const name = layout.spec.name;
   if (layout.spec.mode !== 'append')
-    throw new SluiceError('bad_request', `alert rules read append-mode datasets; '${name}' is ${layout.spec.mode}`);
+    throw new SluiceError(
+      'bad_request',
+      `alert rules read append-mode datasets; '${name}' is ${layout.spec.mode}`,
+    );
   if (field !== undefined && !layout.fields.some((f) => f.name === field))
     throw new SluiceError('bad_request', `'${field}' is not a field of '${name}'`);
   for (const k of groupBy)
@@ -80,8 +87,7 @@ export async function bucketedAggregate(
 ): Promise<Map<string, { labels: Record<string, string>; buckets: Map<number, Partial> }>> {
   const { layout } = q;
   const field = q.field ?? countField(layout);
-  const needs: SeriesAgg[] =
-    q.agg === 'mean' ? ['sum', 'count'] : q.agg === 'count' ? ['count'] : [q.agg];
+  const needs: SeriesAgg[] = q.agg === 'mean' ? ['sum', 'count'] : q.agg === 'count' ? ['count'] : [q.agg];
   const out = new Map<string, { labels: Record<string, string>; buckets: Map<number, Partial> }>();
   const groupIdx = q.groupBy.map((k) => layout.keys.findIndex((c) => c.name === k));
   for (const agg of needs) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { datasetSchema } from '../core/dataset.js';
+import { alertsConfigSchema } from '../alerts/alert-config.js';
 
 /**
  * The whole configuration, with defaults. `sluice.yaml` is parsed against this schema, then the
@@ -58,6 +59,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     datasets: z.array(datasetSchema).default([]),
+    /** Alert rules, channels and scheduled summaries (docs/alerts.md). */
+    alerts: alertsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

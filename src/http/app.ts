@@ -12,6 +12,10 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
 import { uploadRoutes } from './routes/uploads.js';
+import { alertRoutes } from './routes/alerts.js';
+import { alertRuleRoutes } from './routes/alert-rules.js';
+import { qualityRoutes } from './routes/quality.js';
+import { requestAlertsFacade } from './facades/request-alerts.js';
 
 export interface AppOptions {
   sluice: Sluice;
@@ -60,6 +64,10 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   datasetRoutes(app, sluice);
   keyRoutes(app, sluice);
   queryRoutes(app, sluice);
+  alertRoutes(app, sluice);
+  alertRuleRoutes(app, sluice);
+  qualityRoutes(app, sluice);
+  requestAlertsFacade(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {

@@ -60,7 +60,10 @@ export class Dispatcher {
    */
   route(severity: AlertSeverity, only: readonly string[] | undefined): string[] {
     return [...this.channels.values()]
-      .filter((c) => (only === undefined || only.includes(c.spec.id)) && RANK[severity] >= RANK[c.spec.min_severity])
+      .filter(
+        (c) =>
+          (only === undefined || only.includes(c.spec.id)) && RANK[severity] >= RANK[c.spec.min_severity],
+      )
       .map((c) => c.spec.id);
   }
 

@@ -26,7 +26,9 @@ export function slackPayload(m: Notification): Record<string, unknown> {
         ? [
             {
               type: 'section',
-              fields: m.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: `*${f.title}*\n${f.value}` })),
+              fields: m.fields
+                .slice(0, 10)
+                .map((f) => ({ type: 'mrkdwn', text: `*${f.title}*\n${f.value}` })),
             },
           ]
         : []),

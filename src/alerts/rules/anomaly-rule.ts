@@ -54,7 +54,10 @@ export class AnomalyRule implements AlertRule {
     const step = this.bucketMs;
     const closedEnd = Math.floor(now / step) * step;
     // First run: learn from the history already stored, up to `history` buckets back.
-    const from = Math.max(this.nextBucketMs ?? closedEnd - s.history * step, closedEnd - MAX_BUCKETS_PER_EVALUATION * step);
+    const from = Math.max(
+      this.nextBucketMs ?? closedEnd - s.history * step,
+      closedEnd - MAX_BUCKETS_PER_EVALUATION * step,
+    );
     if (from >= closedEnd) return { verdicts: [], resolveMissing: false };
     const { layout } = this.deps.registry.get(s.dataset);
     const data = await bucketedAggregate(
@@ -99,7 +102,13 @@ export class AnomalyRule implements AlertRule {
   private newBaseline(state?: BaselineState): RobustBaseline {
     const s = this.spec;
     return new RobustBaseline(
-      { method: s.method, history: s.history, warmup: s.warmup, sensitivity: s.sensitivity, direction: s.direction },
+      {
+        method: s.method,
+        history: s.history,
+        warmup: s.warmup,
+        sensitivity: s.sensitivity,
+        direction: s.direction,
+      },
       state,
     );
   }

@@ -51,7 +51,11 @@ export class DeadmanRule implements AlertRule {
   }
 
   takeDirty(): Map<string, unknown> {
-    return this.groups.take((g) => ({ baseline: g.baseline.toJSON(), labels: g.labels, lastSeenMs: g.lastSeenMs }));
+    return this.groups.take((g) => ({
+      baseline: g.baseline.toJSON(),
+      labels: g.labels,
+      lastSeenMs: g.lastSeenMs,
+    }));
   }
 
   onBatch(applied: AppliedBatch, now: number): void {
@@ -59,11 +63,13 @@ export class DeadmanRule implements AlertRule {
     if (layout.spec.name !== this.spec.dataset || batch.length === 0) return;
     const idx = this.groupBy.map((k) => layout.keys.findIndex((c) => c.name === k));
     // Rows per group and hour, so the baseline sees each hour's count in time order.
-    const perGroup = new Map<string, { labels: Record<string, string>; hours: Map<number, number>; last: number }>();
+    const perGroup = new Map<
+      string,
+      { labels: Record<string, string>; hours: Map<number, number>; last: number }
+    >();
     for (let r = 0; r < batch.length; r++) {
       if (keep && keep[r] === 0) continue;
-      const labels: Record<string, string> =
-        this.spec.per === 'source' ? { client: client ?? '' } : {};
+      const labels: Record<string, string> = this.spec.per === 'source' ? { client: client ?? '' } : {};
       this.groupBy.forEach((k, i) => (labels[k] = batch.keys[idx[i]!]![r]!));
       const key = groupKeyOf(labels);
       const t = batch.timeUs ? Math.floor(batch.timeUs[r]! / 1000) : now;
@@ -74,8 +80,13 @@ export class DeadmanRule implements AlertRule {
       g.last = Math.max(g.last, t);
     }
     for (const [key, g] of perGroup) {
-      const state = this.groups.get(key) ?? { baseline: new SeasonalBaseline(), labels: g.labels, lastSeenMs: -Infinity };
-      for (const hour of [...g.hours.keys()].sort((a, b) => a - b)) state.baseline.observe(hour, g.hours.get(hour)!);
+      const state = this.groups.get(key) ?? {
+        baseline: new SeasonalBaseline(),
+        labels: g.labels,
+        lastSeenMs: -Infinity,
+      };
+      for (const hour of [...g.hours.keys()].sort((a, b) => a - b))
+        state.baseline.observe(hour, g.hours.get(hour)!);
       state.lastSeenMs = Math.max(state.lastSeenMs, g.last);
       this.groups.set(key, state);
     }
@@ -89,7 +100,13 @@ export class DeadmanRule implements AlertRule {
       const name = who ?? `${groupKey} in ${this.spec.dataset}`;
       const since = new Date(g.lastSeenMs).toISOString();
       if (silentMs < this.afterMs) {
-        verdicts.push({ groupKey, state: 'ok', value: silentMs / 1000, labels: g.labels, description: `${name} is live` });
+        verdicts.push({
+          groupKey,
+          state: 'ok',
+          value: silentMs / 1000,
+          labels: g.labels,
+          description: `${name} is live`,
+        });
         continue;
       }
       const judged = g.baseline.judgeSilence(g.lastSeenMs, now, this.calendar, this.spec.min_expected);

@@ -35,7 +35,8 @@ export class InvalidRatioRule implements AlertRule {
     const groups = await this.deps.meta.quality.qualityGroups({ dataset: s.dataset, fromMs, toMs: now + 1 });
     const sums = new Map<string, { labels: Record<string, string>; total: number; invalid: number }>();
     for (const g of groups) {
-      const labels: Record<string, string> = s.per === 'dataset' ? { dataset: g.dataset } : { client: g.client };
+      const labels: Record<string, string> =
+        s.per === 'dataset' ? { dataset: g.dataset } : { client: g.client };
       const key = s.per === 'dataset' ? `dataset=${g.dataset}` : `client=${g.client}`;
       const sum = sums.get(key) ?? { labels, total: 0, invalid: 0 };
       sum.total += g.total;

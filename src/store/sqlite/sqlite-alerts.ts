@@ -158,13 +158,28 @@ export class SqliteAlerts implements AlertStore {
   async listAlerts(f: AlertFilter): Promise<AlertRow[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (f.state) where.push('state = ?') && params.push(f.state);
-    if (f.severity) where.push('severity = ?') && params.push(f.severity);
-    if (f.ruleId) where.push('rule_id = ?') && params.push(f.ruleId);
+    if (f.state) {
+      where.push('state = ?');
+      params.push(f.state);
+    }
+    if (f.severity) {
+      where.push('severity = ?');
+      params.push(f.severity);
+    }
+    if (f.ruleId) {
+      where.push('rule_id = ?');
+      params.push(f.ruleId);
+    }
     params.push(f.limit);
     const sql = `SELECT ${ALERT_COLUMNS} FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY seq DESC LIMIT ?`;
-    return (guarded(() => this.db().prepare(sql).all(...params)) as AlertRecord[]).map(toAlert);
+    return (
+      guarded(() =>
+        this.db()
+          .prepare(sql)
+          .all(...params),
+      ) as AlertRecord[]
+    ).map(toAlert);
   }
 
   async putRule(def: StoredDefinition): Promise<void> {
@@ -216,7 +231,15 @@ export class SqliteAlerts implements AlertStore {
 
   async putSilence(r: SilenceRow): Promise<void> {
     this.run((s) =>
-      s.putSilence.run(r.id, JSON.stringify(r.matchers), r.startsAt, r.endsAt, r.comment, r.createdBy, r.createdAt),
+      s.putSilence.run(
+        r.id,
+        JSON.stringify(r.matchers),
+        r.startsAt,
+        r.endsAt,
+        r.comment,
+        r.createdBy,
+        r.createdAt,
+      ),
     );
   }
 

@@ -39,8 +39,14 @@ type Statements = ReturnType<typeof prepare>;
 function whereOf(f: QualityFilter): { sql: string; params: (string | number)[] } {
   const parts = ['bucket_ms >= ?', 'bucket_ms < ?'];
   const params: (string | number)[] = [f.fromMs, f.toMs];
-  if (f.dataset !== undefined) parts.push('dataset = ?') && params.push(f.dataset);
-  if (f.client !== undefined) parts.push('client = ?') && params.push(f.client);
+  if (f.dataset !== undefined) {
+    parts.push('dataset = ?');
+    params.push(f.dataset);
+  }
+  if (f.client !== undefined) {
+    parts.push('client = ?');
+    params.push(f.client);
+  }
   return { sql: parts.join(' AND '), params };
 }
 
@@ -60,7 +66,11 @@ export class SqliteQuality implements QualityStore {
     const sql = `SELECT (bucket_ms / ${step}) * ${step} AS bucketMs, sum(total) AS total, sum(valid) AS valid,
         sum(invalid) AS invalid, sum(duplicate) AS duplicate
       FROM quality_counts WHERE ${w.sql} GROUP BY 1 ORDER BY 1`;
-    return guarded(() => this.db().prepare(sql).all(...w.params)) as QualityBucket[];
+    return guarded(() =>
+      this.db()
+        .prepare(sql)
+        .all(...w.params),
+    ) as QualityBucket[];
   }
 
   async qualityGroups(f: QualityFilter): Promise<QualityGroup[]> {
@@ -68,7 +78,11 @@ export class SqliteQuality implements QualityStore {
     const sql = `SELECT dataset, client, sum(total) AS total, sum(valid) AS valid, sum(invalid) AS invalid,
         sum(duplicate) AS duplicate
       FROM quality_counts WHERE ${w.sql} GROUP BY dataset, client ORDER BY dataset, client`;
-    return guarded(() => this.db().prepare(sql).all(...w.params)) as QualityGroup[];
+    return guarded(() =>
+      this.db()
+        .prepare(sql)
+        .all(...w.params),
+    ) as QualityGroup[];
   }
 
   async qualityReasons(f: QualityFilter, limit: number): Promise<QualityReason[]> {
@@ -111,11 +125,17 @@ export class SqliteQuality implements QualityStore {
           s.addCounts.run(d.dataset, d.client, d.bucketMs, d.total, d.valid, d.invalid, d.duplicate);
           for (const [reason, r] of d.reasons) {
             const prev = s.reasonRow.get(d.dataset, d.client, d.bucketMs, reason) as
-              | { n: number; examples: string }
-              | undefined;
+              { n: number; examples: string } | undefined;
             const examples = prev ? (JSON.parse(prev.examples) as QualityExample[]) : [];
             for (const e of r.examples) if (examples.length < EXAMPLES_PER_BUCKET) examples.push(e);
-            s.putReason.run(d.dataset, d.client, d.bucketMs, reason, (prev?.n ?? 0) + r.n, JSON.stringify(examples));
+            s.putReason.run(
+              d.dataset,
+              d.client,
+              d.bucketMs,
+              reason,
+              (prev?.n ?? 0) + r.n,
+              JSON.stringify(examples),
+            );
           }
         }
       });
