@@ -35,7 +35,7 @@ export class Summaries {
     if (!this.deps.config.enabled) return;
     this.job = new Cron(
       this.deps.config.cron,
-      { timezone: this.deps.config.timezone, protect: true, unref: true, name: 'alert-summary' },
+      { timezone: this.deps.config.timezone, protect: true, unref: true },
       () =>
         this.send().then(
           () => undefined,
