@@ -49,6 +49,10 @@ export class RobustBaseline {
     this.state = state ? structuredClone(state) : { values: [], mean: 0, variance: 0, seen: 0 };
   }
 
+  private get alpha(): number {
+    return 2 / (this.opts.history + 1);
+  }
+
   /** Judges `x` against what was seen before it, then learns it. */
   observe(x: number): BaselineVerdict {
     const verdict = this.judge(x);
@@ -86,7 +90,10 @@ export class RobustBaseline {
       spread = MAD_TO_SIGMA * median(s.values.map((v) => Math.abs(v - centre)));
     } else {
       centre = s.mean;
-      spread = Math.sqrt(s.variance);
+      // The variance starts at 0 and grows into its level; dividing by the weight it has gathered
+      // so far removes that start-up bias (as Adam does for its moments).
+      const gathered = 1 - (1 - this.alpha) ** Math.max(1, s.seen - 1);
+      spread = Math.sqrt(s.variance / gathered);
     }
     return { centre, scale: Math.max(spread, Math.abs(centre) * MIN_RELATIVE_SCALE, 1e-9) };
   }
@@ -102,7 +109,7 @@ export class RobustBaseline {
       return;
     }
     // EWMA with the span of `history` values; West's incremental variance.
-    const alpha = 2 / (this.opts.history + 1);
+    const alpha = this.alpha;
     const diff = x - s.mean;
     s.mean += alpha * diff;
     s.variance = (1 - alpha) * (s.variance + alpha * diff * diff);
