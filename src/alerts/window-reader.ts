@@ -1,6 +1,6 @@
 import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
-import type { KeyFilter, SeriesAgg, SeriesStore } from '../store/series-store.js';
+import type { KeyFilter, SeriesAgg, SeriesPoint, SeriesStore } from '../store/series-store.js';
 
 /**
  * Aggregates over time windows for alert rules, per group of key columns. This is the one place rules
@@ -89,7 +89,7 @@ export async function bucketedAggregate(
   const field = q.field ?? countField(layout);
   const needs: SeriesAgg[] = q.agg === 'mean' ? ['sum', 'count'] : q.agg === 'count' ? ['count'] : [q.agg];
   const out = new Map<string, { labels: Record<string, string>; buckets: Map<number, Partial> }>();
-  const groupIdx = q.groupBy.map((k) => layout.keys.findIndex((c) => c.name === k));
+  const groupOf = grouper(layout, q.groupBy);
   for (const agg of needs) {
     const points = await series.series(layout, {
       keys: q.where,
@@ -100,12 +100,7 @@ export async function bucketedAggregate(
       fields: [field],
       limit: GROUP_LIMIT,
     });
-    for (const p of points) {
-      const v = p.values[0];
-      if (v === null || v === undefined) continue;
-      const labels: Record<string, string> = {};
-      q.groupBy.forEach((k, i) => (labels[k] = p.keys[groupIdx[i]!] ?? ''));
-      const key = groupKeyOf(labels);
+    for (const { p, v, key, labels } of valued(points, groupOf)) {
       let g = out.get(key);
       if (!g) out.set(key, (g = { labels, buckets: new Map() }));
       const t = Math.floor(p.timeUs / 1000);
@@ -135,6 +130,25 @@ export function finalize(p: Partial, agg: Exclude<WindowAgg, 'p95'>): number | n
   }
 }
 
+/** Maps a point's key values to its group: the `groupBy` columns and their values. */
+function grouper(layout: DatasetLayout, groupBy: readonly string[]) {
+  const idx = groupBy.map((k) => layout.keys.findIndex((c) => c.name === k));
+  return (keys: readonly string[]) => {
+    const labels: Record<string, string> = {};
+    groupBy.forEach((k, i) => (labels[k] = keys[idx[i]!] ?? ''));
+    return { key: groupKeyOf(labels), labels };
+  };
+}
+
+/** The points with a value, each with its group. */
+function* valued(points: readonly SeriesPoint[], groupOf: ReturnType<typeof grouper>) {
+  for (const p of points) {
+    const v = p.values[0];
+    if (v === null || v === undefined) continue;
+    yield { p, v, ...groupOf(p.keys) };
+  }
+}
+
 function merge(a: Partial, b: Partial): Partial {
   return { n: a.n + b.n, sum: a.sum + b.sum, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) };
 }
@@ -157,14 +171,8 @@ async function p95Window(series: SeriesStore, q: WindowQuery): Promise<Map<strin
     fields: [field],
     limit: P95_ROW_LIMIT,
   });
-  const groupIdx = q.groupBy.map((k) => q.layout.keys.findIndex((c) => c.name === k));
   const groups = new Map<string, { labels: Record<string, string>; values: number[] }>();
-  for (const p of points) {
-    const v = p.values[0];
-    if (v === null || v === undefined) continue;
-    const labels: Record<string, string> = {};
-    q.groupBy.forEach((k, i) => (labels[k] = p.keys[groupIdx[i]!] ?? ''));
-    const key = groupKeyOf(labels);
+  for (const { v, key, labels } of valued(points, grouper(q.layout, q.groupBy))) {
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { labels, values: [] }));
     g.values.push(v);

@@ -29,12 +29,16 @@ function channels(): any[] {
   ];
 }
 
-async function withHarness(alerts: any, fn: (h: Harness) => Promise<void>): Promise<void> {
+const noSummary: any = { summary: { enabled: false } };
+
+/** Runs `fn` with a fresh server; `fn` may close it itself (a restart) and then returns `closed`. */
+async function withHarness(alerts: any, fn: (h: Harness) => Promise<void | 'closed'>): Promise<void> {
   const h = await startHarness({ config: { alerts } });
+  let closed = false;
   try {
-    await fn(h);
+    closed = (await fn(h)) === 'closed';
   } finally {
-    await h.close();
+    if (!closed) await h.close();
   }
 }
 
@@ -152,7 +156,7 @@ describe('channels', () => {
         // API channels survive a restart.
         const dataDir = h.dataDir;
         await h.close();
-        const again = await startHarness({ dataDir, config: { alerts: { summary: { enabled: false } } } });
+        const again = await startHarness({ dataDir, config: { alerts: noSummary } });
         try {
           const ids = (await again.app.inject({ method: 'GET', url: '/v1/channels', headers: auth })).json()
             .channels;
@@ -165,8 +169,9 @@ describe('channels', () => {
               .statusCode,
           ).toBe(204);
         } finally {
-          h = again; // closed by withHarness
+          await again.close();
         }
+        return 'closed';
       },
     );
   });

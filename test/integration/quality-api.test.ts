@@ -16,7 +16,8 @@ async function key(name: string, role: string, datasets?: string[]): Promise<{ i
 }
 
 beforeAll(async () => {
-  h = await startHarness({ config: { alerts: { summary: { enabled: false } } } });
+  const alerts: any = { summary: { enabled: false } };
+  h = await startHarness({ config: { alerts } });
   const a = await key('gateway-a', 'writer');
   const b = await key('gateway-b', 'writer');
   writerA = a.key;
