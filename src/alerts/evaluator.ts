@@ -52,7 +52,9 @@ export class Evaluator {
   /** Validates and installs a rule, restoring its saved state. */
   async set(spec: RuleSpec): Promise<void> {
     const rule = createRule(spec, this.deps.rules);
-    rule.restore(await this.deps.store.ruleStates(spec.id));
+    const saved = await this.deps.store.ruleStates(spec.id);
+    if (saved.size > 0) rule.restore(saved);
+    else await rule.prime?.(this.deps.now());
     this.rules.set(spec.id, rule);
   }
 

@@ -238,6 +238,17 @@ describe('deadman rule', () => {
     expect(await alerts('?state=firing')).toEqual([]);
   });
 
+  it('learns from rows stored before the rule was made', async () => {
+    const now = Date.now();
+    await send(history('dev-old', now, 3 * HOUR));
+    await rule({ id: 'late-rule', type: 'deadman', dataset: 'readings', per: 'series', after: '30m' });
+    await tick(now);
+    const [a] = await alerts('?state=firing');
+    expect(a).toMatchObject({ rule: 'late-rule', group: 'device_id=dev-old' });
+    // A deadman rule on a dataset without field columns learns from live batches only.
+    await rule({ id: 'packets', type: 'deadman', dataset: 'telematics' });
+  });
+
   it('stays quiet over a configured holiday', async () => {
     const now = Date.now();
     const days = [-1, 0, 1].map((d) => new Date(now + d * 86_400_000).toISOString().slice(0, 10));

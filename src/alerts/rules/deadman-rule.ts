@@ -3,10 +3,12 @@ import { HolidayCalendar } from '../../calendar/holiday-calendar.js';
 import { SeasonalBaseline, type SeasonalBaselineState } from '../../calendar/seasonal-baseline.js';
 import { durationMs } from '../../core/duration.js';
 import type { DeadmanRuleSpec } from '../alert-config.js';
-import { checkColumns, groupKeyOf } from '../window-reader.js';
+import { bucketedAggregate, checkColumns, groupKeyOf } from '../window-reader.js';
 import { fmt, GroupStates, type AlertRule, type Evaluation, type RuleDeps, type Verdict } from './rule.js';
 
 const HOUR_MS = 3_600_000;
+/** History a new rule learns from: two weeks, so every hour of the week is seen twice. */
+const PRIME_MS = 14 * 24 * HOUR_MS;
 
 interface GroupState {
   baseline: SeasonalBaseline;
@@ -29,7 +31,7 @@ export class DeadmanRule implements AlertRule {
 
   constructor(
     readonly spec: DeadmanRuleSpec,
-    deps: RuleDeps,
+    private readonly deps: RuleDeps,
   ) {
     const { layout } = deps.registry.get(spec.dataset);
     this.groupBy =
@@ -48,6 +50,35 @@ export class DeadmanRule implements AlertRule {
       const s = v as { baseline: SeasonalBaselineState; labels: Record<string, string>; lastSeenMs: number };
       return { baseline: new SeasonalBaseline(s.baseline), labels: s.labels, lastSeenMs: s.lastSeenMs };
     });
+  }
+
+  /**
+   * A new rule learns the hourly counts of the last two weeks from the store, so it can judge at once.
+   * The last row's time is taken as the end of its hour (never later than now): a silence is then
+   * under- rather than overestimated. Per-source rules cannot (the store does not keep the client).
+   * Rows whose counted field is missing are not counted.
+   */
+  async prime(now: number): Promise<void> {
+    const { layout } = this.deps.registry.get(this.spec.dataset);
+    // Rows are counted through a field column; a dataset without one (JSON payloads only) learns live.
+    if (this.spec.per === 'source' || layout.fields.length === 0) return;
+    const hourly = await bucketedAggregate(
+      this.deps.series,
+      { layout, agg: 'count', where: {}, groupBy: this.groupBy, fromMs: now - PRIME_MS, toMs: now },
+      HOUR_MS,
+    );
+    for (const [key, g] of hourly) {
+      const baseline = new SeasonalBaseline();
+      let last = -Infinity;
+      for (const hour of [...g.buckets.keys()].sort((a, b) => a - b)) {
+        const n = g.buckets.get(hour)!.n;
+        if (n > 0) {
+          baseline.observe(hour, n);
+          last = Math.min(now, hour + HOUR_MS);
+        }
+      }
+      if (Number.isFinite(last)) this.groups.set(key, { baseline, labels: g.labels, lastSeenMs: last });
+    }
   }
 
   takeDirty(): Map<string, unknown> {

@@ -33,6 +33,8 @@ export interface AlertRule {
   readonly spec: RuleSpec;
   /** Restores per-group state saved by an earlier process. */
   restore(states: ReadonlyMap<string, unknown>): void;
+  /** Learns from data already stored, for a rule without saved state (a new rule). */
+  prime?(now: number): Promise<void>;
   evaluate(now: number): Promise<Evaluation>;
   onBatch?(applied: AppliedBatch, now: number): void;
   onUpload?(row: UploadRow, now: number): Promise<Verdict[]>;
