@@ -142,9 +142,11 @@ export class Evaluator {
     const { alerts } = this.deps;
     const spec = rule.spec;
     const source = ruleSource(spec.id);
+    // Most verdicts are "fine" for a group with nothing open: one read up front saves a store call each.
+    const open = new Set((await alerts.firingOf(spec.id)).map((a) => a.groupKey));
     for (const v of verdicts) {
       const at = v.at ?? now;
-      if (v.state === 'firing')
+      if (v.state === 'firing') {
         await alerts.fire({
           ruleId: spec.id,
           source,
@@ -156,12 +158,15 @@ export class Evaluator {
           value: v.value,
           at,
         });
-      else if (v.state === 'ok') await alerts.clear(fingerprintOf(source, spec.type, v.groupKey), at);
+        open.add(v.groupKey);
+      } else if (v.state === 'ok' && open.delete(v.groupKey)) {
+        await alerts.clear(fingerprintOf(source, spec.type, v.groupKey), at);
+      }
     }
     if (!resolveMissing) return;
     const seen = new Set(verdicts.map((v) => v.groupKey));
-    for (const a of await alerts.firingOf(spec.id))
-      if (!seen.has(a.groupKey)) await alerts.clear(a.fingerprint, now);
+    for (const group of open)
+      if (!seen.has(group)) await alerts.clear(fingerprintOf(source, spec.type, group), now);
   }
 
   private async persist(): Promise<void> {
