@@ -98,7 +98,8 @@ export class RobustBaseline {
     return { centre, scale: Math.max(spread, Math.abs(centre) * MIN_RELATIVE_SCALE, 1e-9) };
   }
 
-  private learn(x: number): void {
+  /** Adds `x` to what is normal without judging it. */
+  learn(x: number): void {
     const s = this.state;
     s.seen++;
     s.values.push(x);

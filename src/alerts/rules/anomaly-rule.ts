@@ -65,6 +65,8 @@ export class AnomalyRule implements AlertRule {
       { layout, field: s.field, agg: s.agg, where: {}, groupBy: s.group_by, fromMs: from, toMs: closedEnd },
       step,
     );
+    // On a first run, history before the last closed bucket is only learnt, not judged one by one.
+    const learnBefore = this.nextBucketMs === null ? closedEnd - step : from;
     const verdicts: Verdict[] = [];
     const keys = new Set([...this.groups.map.keys(), ...data.keys()]);
     for (const groupKey of keys) {
@@ -77,8 +79,12 @@ export class AnomalyRule implements AlertRule {
         // An empty bucket is a count of 0; for other aggregates it has no value and is skipped.
         const value = part ? finalize(part, s.agg) : s.agg === 'count' ? 0 : null;
         if (value === null) continue;
-        const v = g.baseline.observe(value);
         touched = true;
+        if (t < learnBefore) {
+          g.baseline.learn(value);
+          continue;
+        }
+        const v = g.baseline.observe(value);
         if (v.warmingUp) continue;
         const what = `${s.agg}(${s.field ?? 'rows'}) per ${s.bucket}`;
         verdicts.push({
