@@ -62,7 +62,7 @@ export const configSchema = z
           .number()
           .int()
           .min(64 * 1024)
-          .default(8 * 1024 * 1024),
+          .default(4 * 1024 * 1024),
         /** Resumable (tus) uploads not completed within this time are removed (a duration, e.g. 24h). */
         tus_expiration: z.string().default('24h'),
       })
