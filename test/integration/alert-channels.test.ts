@@ -228,3 +228,23 @@ describe('scheduled summaries', () => {
     );
   });
 });
+
+describe('rules from sluice.yaml', () => {
+  it('load with origin config, cannot be deleted through the API, and must name known datasets', async () => {
+    const rules = [{ id: 'silent', type: 'deadman', dataset: 'readings', channels: ['chat'] }];
+    await withHarness(
+      { ...noSummary, channels: [{ id: 'chat', type: 'webhook', url: hook.url }], rules },
+      async (h) => {
+        const list = (await h.app.inject({ method: 'GET', url: '/v1/alert-rules', headers: auth })).json();
+        expect(list.rules).toEqual([
+          expect.objectContaining({ id: 'silent', origin: 'config', per: 'dataset' }),
+        ]);
+        const del = await h.app.inject({ method: 'DELETE', url: '/v1/alert-rules/silent', headers: auth });
+        expect(del.json().code).toBe('alerting_in_config');
+      },
+    );
+    await expect(
+      startHarness({ config: { alerts: { ...noSummary, rules: [{ ...rules[0], dataset: 'nope' }] } } }),
+    ).rejects.toMatchObject({ code: 'config_invalid' });
+  });
+});
