@@ -92,28 +92,28 @@ export class DeadmanRule implements AlertRule {
   onBatch(applied: AppliedBatch, now: number): void {
     const { layout, batch, keep, client } = applied;
     if (layout.spec.name !== this.spec.dataset || batch.length === 0) return;
-    const idx = this.groupBy.map((k) => layout.keys.findIndex((c) => c.name === k));
-    // Rows per group and hour, so the baseline sees each hour's count in time order.
-    const perGroup = new Map<
-      string,
-      { labels: Record<string, string>; hours: Map<number, number>; last: number }
-    >();
+    const cols = this.groupBy.map((k) => batch.keys[layout.keys.findIndex((c) => c.name === k)]!);
+    // Rows per group and hour, so the baseline sees each hour's count in time order. Rows are keyed
+    // by their raw key values (no allocation for one column); labels are built once per group.
+    const perGroup = new Map<string, { row: number; hours: Map<number, number>; last: number }>();
     for (let r = 0; r < batch.length; r++) {
       if (keep && keep[r] === 0) continue;
-      const labels: Record<string, string> = this.spec.per === 'source' ? { client: client ?? '' } : {};
-      this.groupBy.forEach((k, i) => (labels[k] = batch.keys[idx[i]!]![r]!));
-      const key = groupKeyOf(labels);
+      const raw =
+        cols.length === 0 ? '' : cols.length === 1 ? cols[0]![r]! : cols.map((c) => c[r]!).join('\u001f');
       const t = batch.timeUs ? Math.floor(batch.timeUs[r]! / 1000) : now;
-      let g = perGroup.get(key);
-      if (!g) perGroup.set(key, (g = { labels, hours: new Map(), last: -Infinity }));
+      let g = perGroup.get(raw);
+      if (!g) perGroup.set(raw, (g = { row: r, hours: new Map(), last: -Infinity }));
       const hour = Math.floor(t / HOUR_MS) * HOUR_MS;
       g.hours.set(hour, (g.hours.get(hour) ?? 0) + 1);
-      g.last = Math.max(g.last, t);
+      if (t > g.last) g.last = t;
     }
-    for (const [key, g] of perGroup) {
+    for (const g of perGroup.values()) {
+      const labels: Record<string, string> = this.spec.per === 'source' ? { client: client ?? '' } : {};
+      this.groupBy.forEach((k, i) => (labels[k] = cols[i]![g.row]!));
+      const key = groupKeyOf(labels);
       const state = this.groups.get(key) ?? {
         baseline: new SeasonalBaseline(),
-        labels: g.labels,
+        labels,
         lastSeenMs: -Infinity,
       };
       for (const hour of [...g.hours.keys()].sort((a, b) => a - b))
