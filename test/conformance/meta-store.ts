@@ -99,8 +99,6 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
         expect(created).toBe(true);
         expect(upload).toEqual({
           ...row,
-          protocol: 'http',
-          uploadLength: null,
           status: 'receiving',
           bytesReceived: 0,
           receiveComplete: false,
