@@ -16,6 +16,7 @@ import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
+import { LineProtocolWriter } from './ingest/writes/line-protocol-writer.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
 import type { Logger } from './observability/logger.js';
@@ -51,6 +52,8 @@ export class Sluice {
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
+  /** InfluxDB line protocol: measurements to datasets, through `writer`. */
+  readonly lineProtocol: LineProtocolWriter;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
@@ -127,6 +130,13 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+    this.lineProtocol = new LineProtocolWriter({
+      registry: this.registry,
+      datasets: this.datasets,
+      writer: this.writer,
+      autoCreate: config.writes.line_protocol.auto_create,
+      unknownColumns: config.writes.line_protocol.unknown_columns,
+    });
   }
 
   get isReady(): boolean {

@@ -12,6 +12,9 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
 import { uploadRoutes } from './routes/uploads.js';
+import { recordRoutes } from './routes/records.js';
+import { influxWriteRoutes } from './routes/influx-write.js';
+import { acceptRawBodies } from './write-body.js';
 
 export interface AppOptions {
   sluice: Sluice;
@@ -68,6 +71,13 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
     await scope.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 20 } });
     uploadRoutes(scope, sluice);
     seedFacades(scope, sluice);
+  });
+
+  // Write routes (records API, InfluxDB line protocol) take the body as bytes, up to writes.max_body_bytes.
+  await app.register(async (scope) => {
+    acceptRawBodies(scope, sluice.config.writes.max_body_bytes);
+    recordRoutes(scope, sluice);
+    await scope.register(async (influx) => influxWriteRoutes(influx, sluice, sluice.lineProtocol));
   });
   return app;
 }
