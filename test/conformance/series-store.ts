@@ -300,6 +300,25 @@ export function runSeriesStoreConformance(
       expect(await store.latest(layout, { device_id: ['nobody'] })).toBeUndefined();
     });
 
+    it('returns the latest row of many series in one call, the same as one latest call each', async (ctx) => {
+      needs(ctx, 'append', 'latest');
+      const rows = readingRows(90);
+      await store.append(layout, readingsBatch(rows.slice(45)));
+      await store.append(layout, readingsBatch(rows.slice(0, 45), { seq: 1 }));
+      const devices = [...new Set(rows.map((r) => r.device))];
+      const many = await store.latestMany(layout, { device_id: [...devices, 'nobody'] });
+      const one = [];
+      for (const series of new Set(rows.map((r) => `${r.device}\u001f${r.site}`))) {
+        const [device, site] = series.split('\u001f');
+        one.push(await store.latest(layout, { device_id: [device!], site: [site!] }));
+      }
+      const byKeys = (a: { keys: string[] } | undefined, b: { keys: string[] } | undefined): number =>
+        a!.keys.join('\u001f') < b!.keys.join('\u001f') ? -1 : 1;
+      expect(many).toEqual(one.sort(byKeys));
+      expect(await store.latestMany(layout, { device_id: ['nobody'] })).toEqual([]);
+      expect(await store.latestMany(layout, { device_id: [] })).toEqual([]);
+    });
+
     it('drops a dataset with its rows and its applied batch ids, leaving others alone', async (ctx) => {
       needs(ctx, 'append');
       const other = readingsLayout('other_readings');

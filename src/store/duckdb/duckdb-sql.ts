@@ -185,22 +185,43 @@ export function seriesSql(layout: DatasetLayout, q: SeriesQuery, fields: readonl
   return { sql, params };
 }
 
-/** Result columns: keys, `t_us`, fields, payloads, attributes. */
-export function latestSql(layout: DatasetLayout, keys: KeyFilter): BuiltQuery {
-  const params: SqlParam[] = [];
-  const where = keyFilterSql(layout, keys, params);
-  const cols = [
+/** The columns of a full stored row: keys, `t_us`, fields, payloads, attributes. */
+function recordColumns(layout: DatasetLayout): string[] {
+  return [
     ...layout.keys.map((k) => quoteIdent(k.name)),
     `epoch_us(${quoteIdent(TIME_COLUMN)})::DOUBLE AS t_us`,
     ...layout.fields.map((f) => quoteIdent(f.name)),
     ...layout.payloads.map((p) => quoteIdent(p.name)),
     ...layout.attributes.map((a) => quoteIdent(a.name)),
   ];
-  // rowid breaks time ties in favour of the row stored last.
+}
+
+/** Latest first; rowid breaks time ties in favour of the row stored last. */
+const LATEST_ORDER = `${quoteIdent(TIME_COLUMN)} DESC NULLS LAST, rowid DESC`;
+
+/** Result columns: keys, `t_us`, fields, payloads, attributes. */
+export function latestSql(layout: DatasetLayout, keys: KeyFilter): BuiltQuery {
+  const params: SqlParam[] = [];
+  const where = keyFilterSql(layout, keys, params);
   const sql =
-    `SELECT ${cols.join(', ')} FROM ${quoteIdent(tableNameOf(layout.spec.name))}` +
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${quoteIdent(tableNameOf(layout.spec.name))}` +
     `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
-    `ORDER BY ${quoteIdent(TIME_COLUMN)} DESC NULLS LAST, rowid DESC LIMIT 1`;
+    `ORDER BY ${LATEST_ORDER} LIMIT 1`;
+  return { sql, params };
+}
+
+/**
+ * The latest row of every series (distinct key tuple) matching the filter, in one scan: a window per
+ * series instead of one query per key. Result columns as `latestSql`, ordered by keys.
+ */
+export function latestManySql(layout: DatasetLayout, keys: KeyFilter): BuiltQuery {
+  const params: SqlParam[] = [];
+  const where = keyFilterSql(layout, keys, params);
+  const series = layout.keys.map((k) => quoteIdent(k.name)).join(', ');
+  const sql =
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${quoteIdent(tableNameOf(layout.spec.name))}` +
+    `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+    `QUALIFY row_number() OVER (PARTITION BY ${series} ORDER BY ${LATEST_ORDER}) = 1 ORDER BY ${series}`;
   return { sql, params };
 }
 
