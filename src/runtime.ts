@@ -27,6 +27,7 @@ import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
+import { BulkReader } from './query/bulk-query.js';
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -54,6 +55,8 @@ export class Sluice {
   readonly writer: RecordWriter;
   /** InfluxDB line protocol: measurements to datasets, through `writer`. */
   readonly lineProtocol: LineProtocolWriter;
+  /** Reads for many keys in one store query (POST /v1/query, repeated key parameters). */
+  readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
@@ -130,6 +133,13 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+    this.bulkReads = new BulkReader({
+      registry: this.registry,
+      snapshot: this.snapshot,
+      meta: this.meta,
+      series: this.series,
+      queries: this.queries,
+    });
     this.lineProtocol = new LineProtocolWriter({
       registry: this.registry,
       datasets: this.datasets,

@@ -13,6 +13,7 @@ import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { recordRoutes } from './routes/records.js';
+import { bulkQueryRoutes } from './routes/bulk-query.js';
 import { influxWriteRoutes } from './routes/influx-write.js';
 import { acceptRawBodies } from './write-body.js';
 
@@ -63,6 +64,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   datasetRoutes(app, sluice);
   keyRoutes(app, sluice);
   queryRoutes(app, sluice);
+  bulkQueryRoutes(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {

@@ -280,7 +280,10 @@ export class SqliteRecords {
       `${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY k` +
       (later.length === 0 ? ` LIMIT ${Math.max(0, Math.floor(limit))}` : '');
     const out: KeyedRecord[] = [];
-    for (const row of this.db.prepare(sql).raw(true).iterate(...params) as Iterable<RawRow>) {
+    for (const row of this.db
+      .prepare(sql)
+      .raw(true)
+      .iterate(...params) as Iterable<RawRow>) {
       const record = toRecord(row, reader.shape);
       if (later.every((c) => record.keys[c.key] === c.value)) out.push(record);
       if (out.length >= limit) break;
