@@ -11,12 +11,13 @@ import { SluiceError } from './core/errors.js';
 import { IngestMetrics } from './ingest/ingest-metrics.js';
 import { DecodePool } from './ingest/decode-pool.js';
 import { UploadProcessor } from './ingest/upload-processor.js';
-import { UploadQueue } from './ingest/upload-queue.js';
+import { FairScheduler } from './ingest/fair-scheduler.js';
 import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
 import { LineProtocolWriter } from './ingest/writes/line-protocol-writer.js';
+import { TusUploads } from './ingest/uploads/tus-uploads.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
 import type { Logger } from './observability/logger.js';
@@ -48,8 +49,11 @@ export class Sluice {
   readonly auth: Authenticator;
   readonly lifecycle: UploadLifecycle;
   readonly uploads: UploadService;
+  /** Resumable (tus) uploads: creation, durable progress, termination and expiry. */
+  readonly tus: TusUploads;
+  readonly spool: Spool;
   readonly datasets: DatasetService;
-  readonly queue: UploadQueue;
+  readonly queue: FairScheduler;
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
@@ -83,6 +87,7 @@ export class Sluice {
     });
     this.auth = new Authenticator(this.meta);
     const spool = new Spool(config.data_dir);
+    this.spool = spool;
     const versions = new ReplaceVersions(this.meta, this.registry, this.snapshot, log);
     this.versions = versions;
     this.lifecycle = new UploadLifecycle(this.meta, versions, this.ingestMetrics, log);
@@ -99,9 +104,10 @@ export class Sluice {
       decoders: this.decoders,
       log,
     });
-    this.queue = new UploadQueue(
+    this.queue = new FairScheduler(
       config.ingest.workers,
-      (id) => processor.process(id),
+      config.ingest.turn_bytes,
+      (id, budget) => processor.process(id, budget),
       (depth) => this.ingestMetrics.queueDepth.set(depth),
     );
     this.uploads = new UploadService({
@@ -111,6 +117,16 @@ export class Sluice {
       spool,
       queue: this.queue,
       lifecycle: this.lifecycle,
+      metrics: this.ingestMetrics,
+      log,
+    });
+    this.tus = new TusUploads({
+      registry: this.registry,
+      meta: this.meta,
+      spool,
+      uploads: this.uploads,
+      lifecycle: this.lifecycle,
+      queue: this.queue,
       metrics: this.ingestMetrics,
       log,
     });

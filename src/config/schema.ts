@@ -44,6 +44,17 @@ export const configSchema = z
         max_upload_bytes: z.number().int().min(0).default(0),
         /** How long finished uploads' spooled files are kept before deletion. */
         keep_files: z.enum(['never', 'always']).default('never'),
+        /**
+         * Bytes a client's upload is processed for per turn before another client's turn (deficit
+         * round-robin). Smaller is fairer; larger wastes less re-decoding at turn boundaries.
+         */
+        turn_bytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(8 * 1024 * 1024),
+        /** Resumable (tus) uploads not completed within this time are removed (a duration, e.g. 24h). */
+        tus_expiration: z.string().default('24h'),
       })
       .strict()
       .prefault({}),

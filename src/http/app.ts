@@ -11,6 +11,7 @@ import { datasetRoutes } from './routes/datasets.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
+import { tusRoutes } from './routes/tus.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { recordRoutes } from './routes/records.js';
 import { bulkQueryRoutes } from './routes/bulk-query.js';
@@ -72,6 +73,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     await scope.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 20 } });
     uploadRoutes(scope, sluice);
+    tusRoutes(scope, sluice);
     seedFacades(scope, sluice);
   });
 
