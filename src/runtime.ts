@@ -146,6 +146,7 @@ export class Sluice {
       applier: this.applier,
       batchRows: config.ingest.batch_rows,
       maxLineBytes: config.ingest.max_line_bytes,
+      decoders: this.decoders,
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DecodePool } from '../../src/ingest/decode-pool.js';
 import { type Harness, auth, startHarness } from '../helpers/harness.js';
 
 const ndjson = (rows: object[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -7,7 +8,9 @@ const ndjson = (rows: object[]): string => rows.map((r) => JSON.stringify(r)).jo
 describe('POST /v1/datasets/{name}/records', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ config: { writes: { max_body_bytes: 4096, line_protocol: {} } as never } });
+    h = await startHarness({
+      config: { writes: { max_body_bytes: 1024 * 1024, line_protocol: {} } as never },
+    });
   });
   afterAll(async () => h.close());
 
@@ -49,6 +52,39 @@ describe('POST /v1/datasets/{name}/records', () => {
     ]);
     const stats = await h.app.inject({ url: '/v1/datasets/readings/stats?device_id=r1', headers: auth });
     expect(stats.json().fields.value).toMatchObject({ count: 2, min: 1, max: 3 });
+  });
+
+  it('decodes a large body on a decode thread with the same counts and positions', async () => {
+    const now = Date.now();
+    const rows: object[] = [];
+    for (let i = 0; i < 6000; i++)
+      rows.push({
+        device_id: `big-${i % 7}`,
+        timestamp: now - 10_000_000 + i,
+        value: i % 5 === 0 && i > 0 ? 'x' : i,
+      });
+    rows.push(rows[1]!);
+    const body = ndjson(rows);
+    expect(body.length).toBeGreaterThan(256 * 1024);
+    const threads = vi.spyOn(DecodePool.prototype, 'decode');
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/datasets/readings/records',
+      headers: { ...auth, 'content-type': 'application/x-ndjson' },
+      payload: body,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(threads).toHaveBeenCalledTimes(1);
+    threads.mockRestore();
+    const out = res.json();
+    expect(out.rows).toEqual({ total: 6001, valid: 4801, invalid: 1199, duplicate: 1 });
+    expect(out.rejects_by_reason).toEqual({ not_a_number: 1199 });
+    expect(out.rejects).toHaveLength(100);
+    expect(out.rejects[0]).toMatchObject({ position: 6, reason: 'not_a_number', column: 'value' });
+    const stats = await h.app.inject({ url: '/v1/datasets/readings/stats?device_id=big-3', headers: auth });
+    expect(stats.json().fields.value.count).toBe(
+      rows.slice(0, 6000).filter((r, i) => i % 7 === 3 && !(i % 5 === 0 && i > 0)).length,
+    );
   });
 
   it('takes a JSON array; positions are 1-based elements', async () => {
@@ -97,10 +133,10 @@ describe('POST /v1/datasets/{name}/records', () => {
     const replace = await post('promotions', ndjson([{ id: 'a', price: 1 }]), 'application/x-ndjson');
     expect(replace.statusCode).toBe(409);
     expect(replace.json().code).toBe('unsupported_for_mode');
-    const big = await post('readings', 'x'.repeat(5000), 'application/x-ndjson');
+    const big = await post('readings', 'x'.repeat(1024 * 1024 + 1), 'application/x-ndjson');
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe('payload_too_large');
-    const bomb = await post('readings', gzipSync(Buffer.alloc(100_000, 32)), 'application/x-ndjson', {
+    const bomb = await post('readings', gzipSync(Buffer.alloc(2 * 1024 * 1024, 32)), 'application/x-ndjson', {
       'content-encoding': 'gzip',
     });
     expect(bomb.statusCode).toBe(413);
