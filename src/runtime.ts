@@ -17,6 +17,7 @@ import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
 import { LineProtocolWriter } from './ingest/writes/line-protocol-writer.js';
+import { WriteMetrics } from './ingest/writes/write-metrics.js';
 import { TusUploads } from './ingest/uploads/tus-uploads.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
@@ -59,6 +60,7 @@ export class Sluice {
   readonly writer: RecordWriter;
   /** InfluxDB line protocol: measurements to datasets, through `writer`. */
   readonly lineProtocol: LineProtocolWriter;
+  readonly writeMetrics: WriteMetrics;
   /** Reads for many keys in one store query (POST /v1/query, repeated key parameters). */
   readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
@@ -157,6 +159,7 @@ export class Sluice {
       series: this.series,
       queries: this.queries,
     });
+    this.writeMetrics = new WriteMetrics(this.metrics);
     this.lineProtocol = new LineProtocolWriter({
       registry: this.registry,
       datasets: this.datasets,

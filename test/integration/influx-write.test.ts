@@ -167,6 +167,15 @@ describe('InfluxDB line protocol writes', () => {
     expect((await fetch(`${base}/ping`)).status).toBe(204);
   });
 
+  it('counts write requests, bytes, lines and created datasets in /metrics', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/sluice_write_requests_total\{api="influx_v2",status="204"\} [1-9]/);
+    expect(text).toMatch(/sluice_write_requests_total\{api="influx_v1",status="204"\} [1-9]/);
+    expect(text).toMatch(/sluice_line_protocol_lines_total\{outcome="rejected"\} [1-9]/);
+    expect(text).toMatch(/sluice_line_protocol_datasets_created_total [1-9]/);
+    expect(text).toMatch(/sluice_write_bytes_total\{api="influx_v2"\} [1-9]/);
+  });
+
   it('refuses lines for a replace-mode dataset and for a measurement that cannot become a dataset', async () => {
     const res = await fetch(`${base}/api/v2/write?bucket=b`, {
       method: 'POST',

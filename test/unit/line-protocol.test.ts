@@ -1,7 +1,14 @@
 import { Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
 import { parseLineProtocol, type LinePoint } from '../../src/ingest/formats/line-protocol.js';
-import { columnNameOf, datasetNameOf, isoOfNs } from '../../src/ingest/writes/line-translation.js';
+import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
+import {
+  autoDatasetSpec,
+  columnNameOf,
+  datasetNameOf,
+  isoOfNs,
+  translatePoints,
+} from '../../src/ingest/writes/line-translation.js';
 
 const one = (text: string): LinePoint => {
   const r = parseLineProtocol(text);
@@ -202,5 +209,51 @@ describe('line protocol mapping', () => {
     expect(isoOfNs(1_700_000_000_123_456_789n)).toBe('2023-11-14T22:13:20.123456Z');
     expect(isoOfNs(0n)).toBe('1970-01-01T00:00:00.000000Z');
     expect(isoOfNs(-1n)).toBe('1969-12-31T23:59:59.999999Z');
+  });
+
+  it('creates a dataset from the tags and fields of every line of a measurement', () => {
+    const points = parseLineProtocol('m,host=a v=1,s="x" 1\nm,host=b,dc=eu v=2i,ok=true 2\nn v=1').points;
+    expect(autoDatasetSpec('m', points.slice(0, 2)).columns).toEqual([
+      { name: 'host', type: 'string', role: 'key', required: true },
+      { name: 'dc', type: 'string', role: 'key', required: true },
+      { name: 'time', type: 'time', role: 'time', required: true },
+      { name: 'v', type: 'number', role: 'field' },
+      { name: 's', type: 'string', role: 'attribute' },
+      { name: 'ok', type: 'boolean', role: 'attribute' },
+    ]);
+    // No tags: the measurement itself is the one key.
+    expect(autoDatasetSpec('n', points.slice(2)).columns[0]).toMatchObject({
+      name: 'measurement',
+      role: 'key',
+    });
+  });
+
+  it('maps points onto an existing dataset, rejecting or dropping unknown columns', () => {
+    const layout = layoutOf(
+      datasetSchema.parse({
+        name: 'requests',
+        columns: [
+          { name: 'endpoint', role: 'key' },
+          { name: 'timestamp', type: 'time', role: 'time' },
+          { name: 'latency_ms', type: 'number', role: 'field' },
+        ],
+      }),
+    );
+    const points = parseLineProtocol(
+      'requests,endpoint=/a latency_ms=5 1700000000\nrequests,endpoint=/b,x=1 latency_ms=6 1700000001',
+    ).points;
+    const opts = { precision: 's', nowNs: 0n };
+    const rejected = translatePoints(layout, points, { ...opts, unknownColumns: 'reject' });
+    expect(rejected.rejects).toMatchObject([{ line: 2 }]);
+    expect(rejected.write.lines).toEqual([1]);
+    expect(rejected.write.ndjson.toString()).toBe(
+      '{"endpoint":"/a","latency_ms":5,"timestamp":"2023-11-14T22:13:20.000000Z"}\n',
+    );
+    const dropped = translatePoints(layout, points, { ...opts, unknownColumns: 'drop' });
+    expect(dropped.rejects).toEqual([]);
+    expect(dropped.write.lines).toEqual([1, 2]);
+    expect(dropped.write.ndjson.toString().split('\n')[1]).toBe(
+      '{"endpoint":"/b","latency_ms":6,"timestamp":"2023-11-14T22:13:21.000000Z"}',
+    );
   });
 });

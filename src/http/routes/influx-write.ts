@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError } from '../../core/errors.js';
 import { isPrecision } from '../../ingest/writes/line-translation.js';
 import type { LineProtocolWriter, LineWriteResult } from '../../ingest/writes/line-protocol-writer.js';
+import type { WriteApi } from '../../ingest/writes/write-metrics.js';
 import type { Sluice } from '../../runtime.js';
 import { requireDataset } from '../plugins/auth.js';
 import { sendProblem, toSluiceError } from '../plugins/problem.js';
@@ -34,6 +35,12 @@ interface V1Query {
  */
 export function influxWriteRoutes(app: FastifyInstance, sluice: Sluice, lines: LineProtocolWriter): void {
   const maxBytes = sluice.config.writes.max_body_bytes;
+  const metrics = sluice.writeMetrics;
+  app.addHook('onResponse', (req, reply, done) => {
+    const api = req.routeOptions.url === '/write' ? 'influx_v1' : 'influx_v2';
+    if (req.routeOptions.url !== '/ping') metrics.requests.inc({ api, status: String(reply.statusCode) });
+    done();
+  });
   app.setErrorHandler((error: Error, request, reply) => {
     const err = toSluiceError(error);
     if (err.code === 'internal') request.log.error({ err: error }, 'unhandled error');
@@ -44,15 +51,20 @@ export function influxWriteRoutes(app: FastifyInstance, sluice: Sluice, lines: L
     req: FastifyRequest,
     reply: FastifyReply,
     precision: string,
+    api: WriteApi,
   ): Promise<FastifyReply> => {
     const principal = req.principal;
     if (!principal) throw new SluiceError('unauthorized');
     const body = await writeBody(req, maxBytes);
+    metrics.bytes.inc({ api }, body.length);
     const result = await lines.write(body.toString('utf8'), {
       precision,
       client: principal.id,
       authorize: (dataset) => requireDataset(req, dataset, 'writer'),
     });
+    metrics.lines.inc({ outcome: 'written' }, result.written);
+    metrics.lines.inc({ outcome: 'rejected' }, result.rejected);
+    metrics.autoCreated.inc(result.created.length);
     if (result.rejected === 0) return reply.code(204).send();
     throw partialWrite(result);
   };
@@ -78,7 +90,7 @@ export function influxWriteRoutes(app: FastifyInstance, sluice: Sluice, lines: L
     },
     async (req, reply) => {
       if (!req.query.bucket) throw new SluiceError('bad_query', "'bucket' is required");
-      return write(req, reply, precisionOf(req.query.precision));
+      return write(req, reply, precisionOf(req.query.precision), 'influx_v2');
     },
   );
 
@@ -105,7 +117,7 @@ export function influxWriteRoutes(app: FastifyInstance, sluice: Sluice, lines: L
     },
     async (req, reply) => {
       if (!req.query.db) throw new SluiceError('bad_query', "'db' is required");
-      return write(req, reply, precisionOf(req.query.precision));
+      return write(req, reply, precisionOf(req.query.precision), 'influx_v1');
     },
   );
 

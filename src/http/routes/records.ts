@@ -33,6 +33,11 @@ export function writeResultView(dataset: string, r: WriteResult) {
  */
 export function recordRoutes(app: FastifyInstance, sluice: Sluice): void {
   const maxBytes = sluice.config.writes.max_body_bytes;
+  const metrics = sluice.writeMetrics;
+  app.addHook('onResponse', (_req, reply, done) => {
+    metrics.requests.inc({ api: 'records', status: String(reply.statusCode) });
+    done();
+  });
   app.post<{ Params: { name: string }; Querystring: { wait?: boolean } }>(
     '/v1/datasets/:name/records',
     {
@@ -61,6 +66,7 @@ export function recordRoutes(app: FastifyInstance, sluice: Sluice): void {
           `Send records as application/json (an array of objects) or application/x-ndjson; got '${type}'`,
         );
       const body = await writeBody(req, maxBytes);
+      metrics.bytes.inc({ api: 'records' }, body.length);
       if (body.length === 0) throw new SluiceError('empty_body', 'The request has no records');
       const ndjson = isJson ? jsonRecordsToNdjson(body) : body;
       const wait = req.query.wait !== false;
