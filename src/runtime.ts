@@ -12,6 +12,8 @@ import { IngestMetrics } from './ingest/ingest-metrics.js';
 import { DecodePool } from './ingest/decode-pool.js';
 import { UploadProcessor } from './ingest/upload-processor.js';
 import { FairScheduler } from './ingest/fair-scheduler.js';
+import { Admission } from './ingest/admission.js';
+import { InflightBytes } from './ingest/inflight-bytes.js';
 import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
@@ -55,6 +57,9 @@ export class Sluice {
   readonly spool: Spool;
   readonly datasets: DatasetService;
   readonly queue: FairScheduler;
+  readonly inflight = new InflightBytes();
+  /** Request rate per key, and caps on in-flight upload bytes (429/503 with Retry-After). */
+  readonly admission: Admission;
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
@@ -93,7 +98,9 @@ export class Sluice {
     const versions = new ReplaceVersions(this.meta, this.registry, this.snapshot, log);
     this.versions = versions;
     this.lifecycle = new UploadLifecycle(this.meta, versions, this.ingestMetrics, log);
+    this.admission = new Admission(config.limits, this.inflight);
     this.lifecycle.onFinished((row) => {
+      this.inflight.release(row.id);
       if (config.ingest.keep_files === 'never') spool.remove(row.id);
     });
     const processor = new UploadProcessor({
@@ -104,6 +111,7 @@ export class Sluice {
       spool,
       lifecycle: this.lifecycle,
       decoders: this.decoders,
+      inflight: this.inflight,
       log,
     });
     this.queue = new FairScheduler(
@@ -120,6 +128,7 @@ export class Sluice {
       queue: this.queue,
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
+      inflight: this.inflight,
       log,
     });
     this.tus = new TusUploads({
@@ -130,6 +139,7 @@ export class Sluice {
       lifecycle: this.lifecycle,
       queue: this.queue,
       metrics: this.ingestMetrics,
+      inflight: this.inflight,
       log,
     });
     this.applier = new Applier({

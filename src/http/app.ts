@@ -42,7 +42,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   // The API speaks JSON; only the upload routes below take other bodies.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
-  registerAuth(app, sluice.auth);
+  registerAuth(app, sluice.auth, (p) => sluice.admission.checkRate(p));
   registerHttpMetrics(app, sluice.metrics);
 
   await app.register(swagger, {

@@ -85,7 +85,8 @@ export class FairScheduler {
 
   /** The next client in the round with a waiting upload, topped up by one quantum. */
   private pick(): { uploadId: string; queue: ClientQueue } | undefined {
-    for (let visited = 0; visited < this.round.length; visited++) {
+    // Each client is visited at most once per call; dropping idle ones shrinks the round as it goes.
+    for (let left = this.round.length; left > 0; left--) {
       const q = this.round.shift()!;
       const uploadId = q.uploads.shift();
       if (uploadId === undefined) {

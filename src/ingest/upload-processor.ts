@@ -6,6 +6,7 @@ import type { MetaStore, UploadRow } from '../store/meta-store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecodeEnd, DecodePool } from './decode-pool.js';
 import type { SliceResult } from './fair-scheduler.js';
+import type { InflightBytes } from './inflight-bytes.js';
 import type { Spool } from './uploads/spool.js';
 import type { UploadLifecycle } from './uploads/upload-lifecycle.js';
 
@@ -35,6 +36,7 @@ export class UploadProcessor {
       spool: Spool;
       lifecycle: UploadLifecycle;
       decoders: DecodePool;
+      inflight: InflightBytes;
       log: Logger;
     },
   ) {}
@@ -90,7 +92,7 @@ export class UploadProcessor {
     final: boolean,
     signal: AbortSignal,
   ): Promise<DecodeEnd | null> {
-    const { config, registry, meta, batchLog, spool, decoders } = this.deps;
+    const { config, registry, meta, batchLog, spool, decoders, inflight } = this.deps;
     const { layout } = registry.get(row.dataset);
     const resumeAfterHeader =
       row.format === 'csv' && row.committed.offset > 0 && layout.spec.csv.header !== 'false';
@@ -117,7 +119,8 @@ export class UploadProcessor {
           while (batchLog.stats().backlogBatches >= MAX_LOG_BACKLOG && !signal.aborted) await sleep(5);
           const moved = batchLog
             .appendEncoded(payload)
-            .then(() => meta.updateUpload(row.id, { committed: end, nextSeq: seq + 1 }));
+            .then(() => meta.updateUpload(row.id, { committed: end, nextSeq: seq + 1 }))
+            .then(() => inflight.processed(row.id, end.offset));
           moved.catch(() => {}); // observed when awaited below; this only keeps it from being "unhandled"
           inFlight.push(moved);
           if (inFlight.length >= APPENDS_IN_FLIGHT) await inFlight.shift();

@@ -69,6 +69,8 @@ export function tusRoutes(app: FastifyInstance, sluice: Sluice): void {
       schema,
       handler: async (req, reply) => {
         const p = req.principal!;
+        // New bytes wait for room under the in-flight caps (429/503 with Retry-After).
+        if (req.method === 'POST' || req.method === 'PATCH') sluice.admission.checkUploadBytes(p.id);
         reply.hijack();
         await caller.run(p, () => tus.handle(req.raw, reply.raw));
       },

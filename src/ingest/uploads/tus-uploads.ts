@@ -5,6 +5,7 @@ import { SluiceError } from '../../core/errors.js';
 import type { MetaStore, UploadRow } from '../../store/meta-store.js';
 import type { FairScheduler } from '../fair-scheduler.js';
 import type { IngestMetrics } from '../ingest-metrics.js';
+import type { InflightBytes } from '../inflight-bytes.js';
 import type { Spool } from './spool.js';
 import { parseUploadChecksum, type ExpectedChecksum } from './tus-checksum.js';
 import type { TusStoreHooks } from './tus-spool-store.js';
@@ -28,6 +29,7 @@ export class TusUploads implements TusStoreHooks {
       lifecycle: UploadLifecycle;
       queue: FairScheduler;
       metrics: IngestMetrics;
+      inflight: InflightBytes;
       log: Logger;
     },
   ) {}
@@ -81,6 +83,7 @@ export class TusUploads implements TusStoreHooks {
     const { lifecycle, queue, metrics } = this.deps;
     metrics.bytes.inc({ dataset: row.dataset }, Math.max(0, offset - row.bytesReceived));
     row.bytesReceived = offset;
+    this.deps.inflight.received(row.id, row.client, offset);
     const active = await lifecycle.track(row);
     active.row.bytesReceived = offset;
     if (complete)

@@ -8,6 +8,7 @@ import { newId } from '../../core/ids.js';
 import type { MetaStore, UploadFilter, UploadRow } from '../../store/meta-store.js';
 import type { IngestMetrics } from '../ingest-metrics.js';
 import type { FairScheduler } from '../fair-scheduler.js';
+import type { InflightBytes } from '../inflight-bytes.js';
 import type { Spool } from './spool.js';
 import type { UploadLifecycle } from './upload-lifecycle.js';
 
@@ -36,6 +37,7 @@ export class UploadService {
       queue: FairScheduler;
       lifecycle: UploadLifecycle;
       metrics: IngestMetrics;
+      inflight: InflightBytes;
       log: Logger;
     },
   ) {}
@@ -108,8 +110,11 @@ export class UploadService {
     const { config, meta, spool, queue, metrics, lifecycle } = this.deps;
     let bytes: number;
     try {
-      bytes = await spool.receive(row.id, body, config.ingest.max_upload_bytes);
+      bytes = await spool.receive(row.id, body, config.ingest.max_upload_bytes, (n) =>
+        this.deps.inflight.add(row.id, row.client, n),
+      );
     } catch (err) {
+      this.deps.inflight.release(row.id);
       spool.remove(row.id);
       const reason =
         err instanceof SluiceError ? err.message : 'the connection closed before the body was complete';
@@ -158,6 +163,8 @@ export class UploadService {
     for (const row of await meta.unfinishedUploads()) {
       if (row.protocol === 'tus' && !row.receiveComplete && spool.exists(row.id)) {
         await lifecycle.track(row);
+        this.deps.inflight.received(row.id, row.client, row.bytesReceived);
+        this.deps.inflight.processed(row.id, row.committed.offset);
         if (row.committed.offset < row.bytesReceived) queue.enqueue(row.id, row.client);
         continue;
       }
@@ -166,6 +173,8 @@ export class UploadService {
         continue;
       }
       await lifecycle.track(row);
+      this.deps.inflight.received(row.id, row.client, row.bytesReceived);
+      this.deps.inflight.processed(row.id, row.committed.offset);
       queue.enqueue(row.id, row.client);
       resumed++;
       log.info({ upload: row.id, offset: row.committed.offset, seq: row.nextSeq }, 'resuming upload');
