@@ -144,6 +144,26 @@ describe('InfluxDB line protocol writes', () => {
     expect(b.series[0].points[0].time).toBe(new Date(472222 * 3600_000).toISOString());
   });
 
+  it("accepts Telegraf's CREATE DATABASE on /query as a no-op and refuses other InfluxQL", async () => {
+    const basic = Buffer.from(`telegraf:${ADMIN}`).toString('base64');
+    const form = (q: string) =>
+      fetch(`${base}/query`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ q }).toString(),
+      });
+    let res = await form('CREATE DATABASE "telegraf"');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ results: [{ statement_id: 0 }] });
+    res = await fetch(`${base}/query?q=${encodeURIComponent('CREATE DATABASE x')}&u=a&p=${ADMIN}`, {
+      method: 'POST',
+    });
+    expect(res.status).toBe(200);
+    res = await form('SELECT * FROM cpu');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).code).toBe('bad_query');
+  });
+
   it('401 without a valid key, 403 for a reader, 400 for a missing bucket or db', async () => {
     const post = (path: string, headers: Record<string, string> = {}) =>
       fetch(`${base}${path}`, { method: 'POST', headers, body: 'm v=1' });

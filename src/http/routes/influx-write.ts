@@ -38,7 +38,8 @@ export function influxWriteRoutes(app: FastifyInstance, sluice: Sluice, lines: L
   const metrics = sluice.writeMetrics;
   app.addHook('onResponse', (req, reply, done) => {
     const api = req.routeOptions.url === '/write' ? 'influx_v1' : 'influx_v2';
-    if (req.routeOptions.url !== '/ping') metrics.requests.inc({ api, status: String(reply.statusCode) });
+    if (req.routeOptions.url === '/write' || req.routeOptions.url === '/api/v2/write')
+      metrics.requests.inc({ api, status: String(reply.statusCode) });
     done();
   });
   app.setErrorHandler((error: Error, request, reply) => {
@@ -118,6 +119,34 @@ export function influxWriteRoutes(app: FastifyInstance, sluice: Sluice, lines: L
     async (req, reply) => {
       if (!req.query.db) throw new SluiceError('bad_query', "'db' is required");
       return write(req, reply, precisionOf(req.query.precision), 'influx_v1');
+    },
+  );
+
+  // Telegraf's 1.x output sends `CREATE DATABASE` at start. Datasets come from measurements here, so
+  // that statement is accepted and does nothing; other InfluxQL is refused (query through /v1).
+  app.post<{ Querystring: { q?: string } }>(
+    '/query',
+    {
+      config: { access: 'writer', queryKey: true },
+      schema: {
+        tags,
+        summary:
+          'InfluxDB 1.x /query: accepts CREATE DATABASE (a no-op, for Telegraf); other statements are refused',
+        querystring: {
+          type: 'object',
+          properties: { q: { type: 'string' }, u: { type: 'string' }, p: { type: 'string' } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const form = Buffer.isBuffer(req.body) ? new URLSearchParams(req.body.toString('utf8')).get('q') : null;
+      const q = (req.query.q ?? form ?? '').trim();
+      if (!/^CREATE\s+DATABASE\s+\S+/i.test(q))
+        throw new SluiceError(
+          'bad_query',
+          'Only CREATE DATABASE is accepted here (it does nothing: measurements name datasets); query through /v1',
+        );
+      return reply.code(200).send({ results: [{ statement_id: 0 }] });
     },
   );
 
