@@ -55,6 +55,8 @@ async function duckdbReadJson(dir: string, file: string): Promise<{ rows: number
 
 interface TopkFigures {
   status: 'ok' | 'missing';
+  /** Answers other than 200, by status (the first one's body goes to stderr). */
+  failures: Record<string, number>;
   window_1h: LatencySummary | null;
   window_30d: LatencySummary | null;
 }
@@ -64,6 +66,7 @@ async function probeTopk(server: SluiceServer, stop: () => boolean): Promise<Top
   const pool = new Pool(server.url, { connections: 2, pipelining: 1 });
   const samples = { h: [] as number[], d: [] as number[] };
   let missing = false;
+  const failures: Record<string, number> = {};
   let sent = 0;
   const inFlight = new Set<Promise<void>>();
   const start = performance.now();
@@ -88,9 +91,11 @@ async function probeTopk(server: SluiceServer, stop: () => boolean): Promise<Top
           const ms = performance.now() - t0;
           if (res.statusCode === 404 && (JSON.parse(text) as { code?: string }).code === 'not_found')
             missing = true;
-          else if (res.statusCode !== 200)
-            throw new Error(`topk answered ${res.statusCode}: ${text.slice(0, 300)}`);
-          else (hour ? samples.h : samples.d).push(ms);
+          else if (res.statusCode !== 200) {
+            if (Object.keys(failures).length === 0)
+              process.stderr.write(`topk answered ${res.statusCode}: ${text.slice(0, 300)}\n`);
+            failures[res.statusCode] = (failures[res.statusCode] ?? 0) + 1;
+          } else (hour ? samples.h : samples.d).push(ms);
         })
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
@@ -99,8 +104,9 @@ async function probeTopk(server: SluiceServer, stop: () => boolean): Promise<Top
   } finally {
     await pool.close();
   }
-  if (missing) return { status: 'missing', window_1h: null, window_30d: null };
-  return { status: 'ok', window_1h: summarize(samples.h), window_30d: summarize(samples.d) };
+  if (missing) return { status: 'missing', failures, window_1h: null, window_30d: null };
+  const of = (xs: number[]) => (xs.length > 0 ? summarize(xs) : null);
+  return { status: 'ok', failures, window_1h: of(samples.h), window_30d: of(samples.d) };
 }
 
 async function statsCount(pool: Pool, server: SluiceServer): Promise<number> {
@@ -203,6 +209,7 @@ async function main(): Promise<void> {
         topk_30d_p50_ms: topk.window_30d?.p50_ms ?? null,
         topk_30d_p99_ms: topk.window_30d?.p99_ms ?? null,
         topk_requests: (topk.window_1h?.count ?? 0) + (topk.window_30d?.count ?? 0),
+        topk_failures: topk.failures,
         peak_rss_mb: peakRss,
       }),
     );
