@@ -150,6 +150,19 @@ describe('POST /v1/datasets/{name}/records', () => {
     expect(unknown.json().code).toBe('dataset_not_found');
   });
 
+  it('documents the write and bulk-read routes in the OpenAPI document', async () => {
+    const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    for (const path of [
+      '/v1/datasets/{name}/records',
+      '/api/v2/write',
+      '/write',
+      '/query',
+      '/ping',
+      '/v1/query',
+    ])
+      expect(doc.paths[path], path).toBeDefined();
+  });
+
   it('needs a writer key for the dataset', async () => {
     const key = await h.app.inject({
       method: 'POST',
