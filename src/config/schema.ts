@@ -61,9 +61,22 @@ export const configSchema = z
           .number()
           .int()
           .min(64 * 1024)
-          .default(8 * 1024 * 1024),
+          .default(4 * 1024 * 1024),
         /** Resumable (tus) uploads not completed within this time are removed (a duration, e.g. 24h). */
         tus_expiration: z.string().default('24h'),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /**
+         * DuckDB's buffer pool limit (e.g. `512MB`, `2GB`). Larger scans and aggregations spill to disk
+         * past it; the server's memory stays predictable instead of following DuckDB's default of 80% of RAM.
+         */
+        duckdb_memory_limit: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
+          .default('1GB'),
       })
       .strict()
       .prefault({}),
