@@ -12,6 +12,7 @@
  * NDJSON file with explicit column types, i.e. parse and store with no HTTP, validation or dedup.
  *
  * Run: npm run bench -- events [--events 1_000_000] [--clients 4] [--batch 20_000] [--topk-rate 20]
+ *      [--no-wait] [--profile <dir>]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,7 +28,9 @@ const EVENTS = numberArg('events', 1_000_000);
 const CLIENTS = numberArg('clients', 4);
 const BATCH = numberArg('batch', 20_000);
 const TOPK_RATE = numberArg('topk-rate', 20);
-const PROFILE = flagArg('profile');
+/** `--profile <dir>` writes V8 CPU profiles of the server (main and decode threads) into <dir>. */
+const profileAt = process.argv.indexOf('--profile');
+const PROFILE_DIR = profileAt > 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
 /** Clients take the 202 once rows are durable instead of waiting for them to be applied. */
 const NO_WAIT = flagArg('no-wait');
 
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
 
     const server = await startSluice({
       dataDir,
-      nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve('profiles')}`] : [],
+      nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
     });
     let peakRss = NaN;
     let elapsedMs = 0;
