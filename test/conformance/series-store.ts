@@ -300,6 +300,24 @@ export function runSeriesStoreConformance(
       expect(await store.latest(layout, { device_id: ['nobody'] })).toBeUndefined();
     });
 
+    it('filters by a long key list (a bulk read) exactly like by a short one', async (ctx) => {
+      needs(ctx, 'append', 'series');
+      const rows = readingRows(90);
+      await store.append(layout, readingsBatch(rows));
+      const devices = [...new Set(rows.map((r) => r.device))];
+      // Padding makes the list long; the odd values must match nothing rather than break the query.
+      const padding = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? `none-${i}` : `x' OR '1'='1 ${i}`));
+      const query = (keys: string[]) =>
+        store.series(layout, { keys: { device_id: keys }, agg: 'sum', limit: 1000 });
+      const short = await query(devices);
+      expect(short.length).toBeGreaterThan(0);
+      expect(await query([...padding, ...devices])).toEqual(short);
+      expect(await query(padding)).toEqual([]);
+      expect(await store.latestMany(layout, { device_id: [...padding, ...devices] })).toEqual(
+        await store.latestMany(layout, { device_id: devices }),
+      );
+    });
+
     it('returns the latest row of many series in one call, the same as one latest call each', async (ctx) => {
       needs(ctx, 'append', 'latest');
       const rows = readingRows(90);
