@@ -18,6 +18,8 @@ import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
+import { LineProtocolWriter } from './ingest/writes/line-protocol-writer.js';
+import { WriteMetrics } from './ingest/writes/write-metrics.js';
 import { TusUploads } from './ingest/uploads/tus-uploads.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
@@ -30,6 +32,7 @@ import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
 import { Alerting } from './alerts/alerting.js';
+import { BulkReader } from './query/bulk-query.js';
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -61,6 +64,11 @@ export class Sluice {
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
+  /** InfluxDB line protocol: measurements to datasets, through `writer`. */
+  readonly lineProtocol: LineProtocolWriter;
+  readonly writeMetrics: WriteMetrics;
+  /** Reads for many keys in one store query (POST /v1/query, repeated key parameters). */
+  readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
@@ -156,6 +164,7 @@ export class Sluice {
       applier: this.applier,
       batchRows: config.ingest.batch_rows,
       maxLineBytes: config.ingest.max_line_bytes,
+      decoders: this.decoders,
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
@@ -168,6 +177,21 @@ export class Sluice {
       lifecycle: this.lifecycle,
       metricsRegistry: this.metrics,
       log,
+    });
+    this.bulkReads = new BulkReader({
+      registry: this.registry,
+      snapshot: this.snapshot,
+      meta: this.meta,
+      series: this.series,
+      queries: this.queries,
+    });
+    this.writeMetrics = new WriteMetrics(this.metrics);
+    this.lineProtocol = new LineProtocolWriter({
+      registry: this.registry,
+      datasets: this.datasets,
+      writer: this.writer,
+      autoCreate: config.writes.line_protocol.auto_create,
+      unknownColumns: config.writes.line_protocol.unknown_columns,
     });
   }
 

@@ -19,6 +19,7 @@ export const ERRORS = {
   bad_multipart: { status: 400, title: 'The multipart body has no usable file field' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
+  partial_write: { status: 400, title: 'Some lines of a line-protocol write were not stored' },
   // auth
   unauthorized: { status: 401, title: 'Missing or invalid API key' },
   forbidden: { status: 403, title: 'The API key lacks the role or dataset scope for this call' },

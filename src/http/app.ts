@@ -17,6 +17,10 @@ import { alertRoutes } from './routes/alerts.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
 import { qualityRoutes } from './routes/quality.js';
 import { requestAlertsFacade } from './facades/request-alerts.js';
+import { recordRoutes } from './routes/records.js';
+import { bulkQueryRoutes } from './routes/bulk-query.js';
+import { influxWriteRoutes } from './routes/influx-write.js';
+import { acceptRawBodies } from './write-body.js';
 
 export interface AppOptions {
   sluice: Sluice;
@@ -69,6 +73,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   alertRuleRoutes(app, sluice);
   qualityRoutes(app, sluice);
   requestAlertsFacade(app, sluice);
+  bulkQueryRoutes(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {
@@ -78,6 +83,13 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
     uploadRoutes(scope, sluice);
     tusRoutes(scope, sluice);
     seedFacades(scope, sluice);
+  });
+
+  // Write routes (records API, InfluxDB line protocol) take the body as bytes, up to writes.max_body_bytes.
+  await app.register(async (scope) => {
+    acceptRawBodies(scope, sluice.config.writes.max_body_bytes);
+    recordRoutes(scope, sluice);
+    await scope.register(async (influx) => influxWriteRoutes(influx, sluice, sluice.lineProtocol));
   });
   return app;
 }

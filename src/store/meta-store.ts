@@ -196,6 +196,16 @@ export interface MetaStore {
     layout: DatasetLayout,
     keys: readonly string[],
   ): KeyedRecord | undefined | Promise<KeyedRecord | undefined>;
+  /**
+   * Records of the current version whose columns (key, field, attribute or time text) equal the given
+   * values, all of them, in key order, at most `limit`: the key set of a bulk read ("the cars of shop
+   * 123"). `bad_query` for a column the dataset lacks.
+   */
+  findRecords(
+    layout: DatasetLayout,
+    where: Readonly<Record<string, string>>,
+    limit: number,
+  ): Promise<KeyedRecord[]>;
   /** Streams every record of a version in chunks (snapshot rebuild at start). */
   scanRecords(
     layout: DatasetLayout,

@@ -224,6 +224,14 @@ export class SqliteMetaStore implements MetaStore {
     return guarded(() => this.store().records.get(layout, keys));
   }
 
+  async findRecords(
+    layout: DatasetLayout,
+    where: Readonly<Record<string, string>>,
+    limit: number,
+  ): Promise<KeyedRecord[]> {
+    return guarded(() => this.store().records.find(layout, where, limit));
+  }
+
   async scanRecords(
     layout: DatasetLayout,
     version: number,
