@@ -23,6 +23,8 @@ import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
+import { LineProtocolWriter } from './ingest/writes/line-protocol-writer.js';
+import { WriteMetrics } from './ingest/writes/write-metrics.js';
 import { TusUploads } from './ingest/uploads/tus-uploads.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
@@ -35,12 +37,14 @@ import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
+import { Alerting } from './alerts/alerting.js';
+import { BulkReader } from './query/bulk-query.js';
 
 /** Optional collaborators of a Sluice, for wiring and tests. */
 export interface SluiceOptions {
   /**
-   * Where connector stoppages are raised as alerts. The alert service implements AlertSink; until it is
-   * wired in, stoppages are logged (and shown at GET /v1/connectors/{id}).
+   * Where connector stoppages are raised as alerts; the alert service (`alerting.sink`) by default.
+   * Tests pass a recording sink.
    */
   alertSink?: AlertSink;
   /** Time for connectors (tests and benchmarks pass a scaled clock); the wall clock by default. */
@@ -77,10 +81,17 @@ export class Sluice {
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
+  /** InfluxDB line protocol: measurements to datasets, through `writer`. */
+  readonly lineProtocol: LineProtocolWriter;
+  readonly writeMetrics: WriteMetrics;
+  /** Reads for many keys in one store query (POST /v1/query, repeated key parameters). */
+  readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   private readonly decoders = new DecodePool();
   private ready = false;
+  /** Alert rules, channels, summaries and quality counters; `alerting.sink` takes other subsystems' alerts. */
+  readonly alerting: Alerting;
   /** Pull connectors (docs/connectors.md). */
   readonly connectors: ConnectorHost;
   /** Set when `testing.fault_injection` is on: switches a simulated SeriesStore outage. */
@@ -177,6 +188,7 @@ export class Sluice {
       applier: this.applier,
       batchRows: config.ingest.batch_rows,
       maxLineBytes: config.ingest.max_line_bytes,
+      decoders: this.decoders,
     });
     const applier = this.applier;
     this.connectors = new ConnectorHost({
@@ -186,7 +198,11 @@ export class Sluice {
       onBatchDone: (listener) => applier.onBatchDone((batch) => listener(batch.source)),
       entities: { keysOf: (dataset, key) => this.snapshot.keysOf(dataset, key) },
       vault: CredentialVault.open(config.data_dir, config.secret_key),
-      sink: opts.alertSink ?? loggingAlertSink(log),
+      // The alert service is built below; stoppages only arise once connectors start, after it.
+      sink: opts.alertSink ?? {
+        raise: (event) => this.alerting.sink.raise(event),
+        resolve: (source, kind, at) => this.alerting.sink.resolve(source, kind, at),
+      },
       metrics: new ConnectorMetrics(this.metrics),
       clock: opts.clock ?? systemClock,
       log,
@@ -194,6 +210,31 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+    this.alerting = new Alerting({
+      config: config.alerts,
+      registry: this.registry,
+      meta: this.meta,
+      series: this.series,
+      applier: this.applier,
+      lifecycle: this.lifecycle,
+      metricsRegistry: this.metrics,
+      log,
+    });
+    this.bulkReads = new BulkReader({
+      registry: this.registry,
+      snapshot: this.snapshot,
+      meta: this.meta,
+      series: this.series,
+      queries: this.queries,
+    });
+    this.writeMetrics = new WriteMetrics(this.metrics);
+    this.lineProtocol = new LineProtocolWriter({
+      registry: this.registry,
+      datasets: this.datasets,
+      writer: this.writer,
+      autoCreate: config.writes.line_protocol.auto_create,
+      unknownColumns: config.writes.line_protocol.unknown_columns,
+    });
   }
 
   get isReady(): boolean {
@@ -207,6 +248,7 @@ export class Sluice {
     await this.batchLog.init();
     await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
     await this.datasets.load(this.config.datasets);
+    await this.alerting.start();
     await this.applier.rebuild();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
@@ -237,15 +279,8 @@ export class Sluice {
     await this.queue.idle();
     await this.decoders.close();
     await this.batchLog.close();
+    await this.alerting.close();
     await this.series.close();
     await this.meta.close();
   }
-}
-
-/** Until an alert service is wired in, stoppages at least reach the log. */
-function loggingAlertSink(log: Logger): AlertSink {
-  return {
-    raise: (event) => log.warn({ alert: event }, `alert: ${event.source} ${event.kind}`),
-    resolve: (source, kind) => log.info({ source, kind }, `alert resolved: ${source} ${kind}`),
-  };
 }

@@ -203,8 +203,10 @@ export class Applier {
         invalid: batch.rejects.length,
         duplicate: res.duplicate,
       };
+      // Read before recording: recording the last batch finishes the upload and forgets it.
+      const client = this.clientOf(batch.source);
       const isNew = await this.record(batch, outcome, res.applied);
-      if (res.applied && isNew) this.notify(layout, batch, keep, outcome);
+      if (res.applied && isNew) this.notify({ layout, batch, keep, outcome, client });
       this.done(batch, outcome);
       // Let queries in between batches of a large group.
       await yieldToEventLoop();
@@ -224,16 +226,12 @@ export class Applier {
     return isNew;
   }
 
-  private notify(
-    layout: DatasetLayout,
-    batch: ColumnarBatch,
-    keep: Uint8Array | undefined,
-    outcome: BatchOutcome,
-  ): void {
-    if (this.listeners.length === 0) return;
-    const client =
-      this.deps.lifecycle.get(batch.source)?.row.client ?? this.streamClient(batch.source) ?? null;
-    const applied: AppliedBatch = { layout, batch, keep, outcome, client };
+  private clientOf(source: string): string | null {
+    return this.deps.lifecycle.get(source)?.row.client ?? this.streamClient(source) ?? null;
+  }
+
+  private notify(applied: AppliedBatch): void {
+    const { batch } = applied;
     for (const listener of this.listeners) {
       try {
         listener(applied);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { connectorsSectionSchema } from '../connectors/connector-config.js';
 import { datasetSchema } from '../core/dataset.js';
+import { alertsConfigSchema } from '../alerts/alert-config.js';
 
 /**
  * The whole configuration, with defaults. `sluice.yaml` is parsed against this schema, then the
@@ -117,7 +118,29 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    writes: z
+      .object({
+        /** Largest body of a records or line-protocol write, in bytes (after gzip decoding). */
+        max_body_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * 1024 * 1024),
+        line_protocol: z
+          .object({
+            /** A measurement with no dataset of its name creates one from its tags and fields. */
+            auto_create: z.boolean().default(true),
+            /** A tag or field the dataset lacks: `reject` the line, or `drop` the value and keep the line. */
+            unknown_columns: z.enum(['reject', 'drop']).default('reject'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     datasets: z.array(datasetSchema).default([]),
+    /** Alert rules, channels and scheduled summaries (docs/alerts.md). */
+    alerts: alertsConfigSchema.prefault({}),
     /** Pull connectors (docs/connectors.md). */
     connectors: connectorsSectionSchema,
     /** Key that encrypts connector credentials at rest; normally SLUICE_SECRET_KEY. */

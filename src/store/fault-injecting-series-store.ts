@@ -84,6 +84,10 @@ export class FaultInjectingSeriesStore implements SeriesStore {
     return this.guard(() => this.inner.latest(layout, keys));
   }
 
+  latestMany(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow[]> {
+    return this.guard(() => this.inner.latestMany(layout, keys));
+  }
+
   scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void> {
     return this.guard(() => this.inner.scan(layout, onChunk));
   }

@@ -90,6 +90,11 @@ export interface SeriesStore {
   series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]>;
   /** The row with the greatest time among rows matching the key filter. */
   latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined>;
+  /**
+   * The latest row of every series (distinct key values) matching the filter, in one store query, ordered
+   * by keys: the bulk form of `latest` (capability `latest`).
+   */
+  latestMany(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow[]>;
   /** Streams every stored row of the dataset in chunks. */
   scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;

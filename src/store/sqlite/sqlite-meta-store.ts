@@ -19,6 +19,8 @@ import { SqliteConnectors } from './sqlite-connectors.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
+import { SqliteAlerts } from './sqlite-alerts.js';
+import { SqliteQuality } from './sqlite-quality.js';
 
 type Statement = SqliteStatement;
 
@@ -85,6 +87,8 @@ class OpenStore {
 export class SqliteMetaStore implements MetaStore {
   readonly kind = 'sqlite';
   private open: OpenStore | undefined;
+  readonly alerts = new SqliteAlerts(() => this.store().db);
+  readonly quality = new SqliteQuality(() => this.store().db);
 
   constructor(private readonly opts: { path: string }) {}
 
@@ -223,6 +227,14 @@ export class SqliteMetaStore implements MetaStore {
 
   getRecord(layout: DatasetLayout, keys: readonly string[]): KeyedRecord | undefined {
     return guarded(() => this.store().records.get(layout, keys));
+  }
+
+  async findRecords(
+    layout: DatasetLayout,
+    where: Readonly<Record<string, string>>,
+    limit: number,
+  ): Promise<KeyedRecord[]> {
+    return guarded(() => this.store().records.find(layout, where, limit));
   }
 
   async scanRecords(
