@@ -17,7 +17,7 @@ const APPENDS_IN_FLIGHT = 16;
  * Batches logged but not yet applied, past which decoding waits. Enough to keep the Applier busy, and
  * small enough that another client's batches wait behind at most a second or so of this upload's.
  */
-const MAX_LOG_BACKLOG = 24;
+const MAX_LOG_BACKLOG = 12;
 const NO_WORK: SliceResult = { bytes: 0, more: false };
 
 /**
