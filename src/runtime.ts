@@ -26,6 +26,10 @@ import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
+import { RollupMaintainer } from './apply/rollups/rollup-maintainer.js';
+import { RetentionJob } from './apply/retention/retention-job.js';
+import { durationMs } from './core/duration.js';
+import { AnalyticsService } from './query/analytics/analytics-service.js';
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -53,6 +57,11 @@ export class Sluice {
   readonly writer: RecordWriter;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
+  /** Keeps the 1m/1h/1d rollups of append-mode datasets current. */
+  readonly rollups: RollupMaintainer;
+  readonly retention: RetentionJob;
+  /** Top-K, history and aggregation jobs, answered from rollups. */
+  readonly analytics: AnalyticsService;
   private readonly decoders = new DecodePool();
   private ready = false;
 
@@ -127,6 +136,32 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+    this.rollups = new RollupMaintainer({
+      series: this.series,
+      registry: this.registry,
+      log,
+      metrics: this.metrics,
+      options: {
+        flushIntervalMs: durationMs(config.rollups.flush_interval),
+        maxPendingRows: config.rollups.max_pending_rows,
+      },
+    });
+    this.rollups.attach(this.applier);
+    this.retention = new RetentionJob({
+      series: this.series,
+      registry: this.registry,
+      rollups: this.rollups,
+      log,
+      metrics: this.metrics,
+      intervalMs: durationMs(config.retention.interval),
+    });
+    this.analytics = new AnalyticsService({
+      registry: this.registry,
+      series: this.series,
+      meta: this.meta,
+      rollups: this.rollups,
+      log,
+    });
   }
 
   get isReady(): boolean {
@@ -141,9 +176,13 @@ export class Sluice {
     await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
     await this.datasets.load(this.config.datasets);
     await this.applier.rebuild();
+    await this.rollups.recover();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);
+    this.rollups.start();
+    this.retention.start();
+    await this.analytics.resume();
     this.ready = true;
     this.log.info(
       {
@@ -160,6 +199,7 @@ export class Sluice {
   async settle(): Promise<void> {
     await this.queue.idle();
     await this.batchLog.drained();
+    await this.rollups.flush();
   }
 
   async close(): Promise<void> {
@@ -168,6 +208,9 @@ export class Sluice {
     await this.queue.idle();
     await this.decoders.close();
     await this.batchLog.close();
+    await this.retention.stop();
+    await this.analytics.close();
+    await this.rollups.close();
     await this.series.close();
     await this.meta.close();
   }

@@ -27,6 +27,8 @@ export interface AppliedBatch {
   readonly outcome: BatchOutcome;
   /** Client (API key id) that sent the rows, when known. */
   readonly client: string | null;
+  /** The store's apply sequence of the batch (see `AppendResult.seq`). */
+  readonly seq: number;
 }
 
 export type AppliedBatchListener = (applied: AppliedBatch) => void;
@@ -204,7 +206,7 @@ export class Applier {
         duplicate: res.duplicate,
       };
       const isNew = await this.record(batch, outcome, res.applied);
-      if (res.applied && isNew) this.notify(layout, batch, keep, outcome);
+      if (res.applied && isNew) this.notify(layout, batch, keep, outcome, res.seq);
       this.done(batch, outcome);
       // Let queries in between batches of a large group.
       await yieldToEventLoop();
@@ -229,11 +231,12 @@ export class Applier {
     batch: ColumnarBatch,
     keep: Uint8Array | undefined,
     outcome: BatchOutcome,
+    seq: number,
   ): void {
     if (this.listeners.length === 0) return;
     const client =
       this.deps.lifecycle.get(batch.source)?.row.client ?? this.streamClient(batch.source) ?? null;
-    const applied: AppliedBatch = { layout, batch, keep, outcome, client };
+    const applied: AppliedBatch = { layout, batch, keep, outcome, client, seq };
     for (const listener of this.listeners) {
       try {
         listener(applied);

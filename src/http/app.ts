@@ -12,6 +12,8 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
 import { uploadRoutes } from './routes/uploads.js';
+import { analyticsRoutes } from './routes/analytics.js';
+import { requestAnalyticsFacade } from './facades/request-analytics.js';
 
 export interface AppOptions {
   sluice: Sluice;
@@ -60,6 +62,8 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   datasetRoutes(app, sluice);
   keyRoutes(app, sluice);
   queryRoutes(app, sluice);
+  analyticsRoutes(app, sluice);
+  requestAnalyticsFacade(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {

@@ -2,9 +2,14 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement } f
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
+import type { RollupDeltas } from '../../apply/rollups/rollup-accumulator.js';
 import type {
   AppendResult,
   KeyFilter,
+  RetentionCutoffs,
+  RetentionResult,
+  RollupGroup,
+  RollupQuery,
   ScanChunk,
   SeriesCapability,
   SeriesPoint,
@@ -16,17 +21,32 @@ import { AsyncMutex, MutexPool } from './async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
+import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
+import { dropExpiredData } from './duckdb-retention.js';
+import {
+  CREATE_WATERMARK_SQL,
+  createRollupTableSql,
+  mergeAllRollups,
+  rollupColumnDefs,
+  rollupGroupsOf,
+  rollupReadSql,
+  rollupTablesOf,
+} from './duckdb-rollups.js';
 import {
   CREATE_APPLIED_SQL,
   INSERT_APPLIED_SQL,
+  MIGRATE_APPLIED_SQL,
+  SEQ_COLUMN,
   createTableSql,
   describeColumns,
   latestSql,
   physicalColumns,
   quoteIdent,
   requestedFields,
+  scanSql,
   seriesSql,
   tableNameOf,
+  unionSource,
 } from './duckdb-sql.js';
 
 export interface DuckDbSeriesStoreOptions {
@@ -54,8 +74,10 @@ function storeError(what: string, e: unknown): SluiceError {
 }
 
 /**
- * SeriesStore on an embedded DuckDB file: one table per dataset (`ds_<name>`) plus `_applied`, the
- * batch ids already stored. All writes go through one connection, one at a time; reads use a small
+ * SeriesStore on an embedded DuckDB file. A dataset's rows live in one table per UTC day
+ * (`p_<name>_<yyyymmdd>`, see duckdb-partitions.ts) beside its base table `ds_<name>`; its rollups in
+ * `r_<name>_<1m|1h|1d>` (duckdb-rollups.ts). `_applied` holds the batch ids already stored with their
+ * apply sequence, `_rollup_watermark` the sequence each dataset's rollups cover. All writes go through one connection, one at a time; reads use a small
  * pool of other connections and see committed data only.
  *
  * Durability: DuckDB writes each commit to its write-ahead log before COMMIT returns, so an append
@@ -68,6 +90,8 @@ export class DuckDbSeriesStore implements SeriesStore {
     'series',
     'latest',
     'scan',
+    'rollups',
+    'retention',
   ]);
 
   private readonly writeMutex = new AsyncMutex();
@@ -78,6 +102,9 @@ export class DuckDbSeriesStore implements SeriesStore {
   private readonly ensured = new Map<string, string>();
   /** Dataset tables present in the file; reads of other datasets return nothing. */
   private readonly tables = new Set<string>();
+  private readonly partitions = new PartitionMap();
+  /** Apply sequence of the last batch given one; a rolled-back append leaves a gap, which is fine. */
+  private seq = 0;
   private recordStmt: DuckDBPreparedStatement | undefined;
   private rowSource: PendingRowsSource | undefined;
 
@@ -93,6 +120,10 @@ export class DuckDbSeriesStore implements SeriesStore {
       const instance = await DuckDBInstance.create(this.opts.path, config);
       const writer = await instance.connect();
       await writer.run(CREATE_APPLIED_SQL);
+      await writer.run(MIGRATE_APPLIED_SQL);
+      await writer.run(CREATE_WATERMARK_SQL);
+      const last = await writer.runAndReadAll('SELECT coalesce(max(seq), 0) FROM _applied');
+      this.seq = numberOrNull(last.getRows()[0]?.[0] ?? null) ?? 0;
       this.recordStmt = await writer.prepare(INSERT_APPLIED_SQL);
       this.rowSource = new PendingRowsSource(writer);
       const readerCount = Math.max(1, this.opts.readConnections ?? 2);
@@ -101,7 +132,12 @@ export class DuckDbSeriesStore implements SeriesStore {
       const existing = await writer.runAndReadAll(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()",
       );
-      for (const [name] of existing.getRows()) this.tables.add(textOf(name ?? ''));
+      for (const [name] of existing.getRows()) {
+        const table = textOf(name ?? '');
+        const part = parsePartitionTable(table);
+        if (part) this.partitions.add(part.dataset, part.day);
+        else this.tables.add(table);
+      }
       this.instance = instance;
       this.writer = writer;
       this.readers = new MutexPool(readers);
@@ -131,6 +167,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     this.readers = undefined;
     this.ensured.clear();
     this.tables.clear();
+    this.partitions.clear();
     this.rowSource = undefined;
   }
 
@@ -153,13 +190,13 @@ export class DuckDbSeriesStore implements SeriesStore {
     const wanted = describeColumns(cols);
     if (this.ensured.get(name) === wanted) return;
     const table = tableNameOf(name);
-    const reader = await writer.runAndReadAll(
-      "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' " +
-        'AND database_name = current_database() AND table_name = $1 ORDER BY column_index',
-      [table],
-    );
-    const stored = reader.getRows().map(([n, t]) => `${textOf(n ?? '')} ${textOf(t ?? '')}`);
-    if (stored.length === 0) {
+    const stored = await this.columnsOf(writer, table);
+    if (stored.length > 0 && `${stored.join(', ')}, ${SEQ_COLUMN} BIGINT` === wanted) {
+      // Written before rows carried their apply sequence: those rows read as sequence 0.
+      await writer.run(
+        `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${quoteIdent(SEQ_COLUMN)} BIGINT DEFAULT 0`,
+      );
+    } else if (stored.length === 0) {
       await writer.run(createTableSql(table, cols));
     } else if (stored.join(', ') !== wanted) {
       throw new SluiceError(
@@ -168,25 +205,60 @@ export class DuckDbSeriesStore implements SeriesStore {
           `now needs (${wanted}); drop the dataset's data or restore its previous schema`,
       );
     }
+    if (layout.spec.mode === 'append') await this.ensureRollupTables(writer, layout);
     this.ensured.set(name, wanted);
     this.tables.add(table);
+  }
+
+  private async columnsOf(conn: DuckDBConnection, table: string): Promise<string[]> {
+    const reader = await conn.runAndReadAll(
+      "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' " +
+        'AND database_name = current_database() AND table_name = $1 ORDER BY column_index',
+      [table],
+    );
+    return reader.getRows().map(([n, t]) => `${textOf(n ?? '')} ${textOf(t ?? '')}`);
+  }
+
+  private async ensureRollupTables(writer: DuckDBConnection, layout: DatasetLayout): Promise<void> {
+    const wanted = rollupColumnDefs(layout)
+      .map((d) => d.replaceAll('"', ''))
+      .join(', ');
+    for (const [i, table] of rollupTablesOf(layout.spec.name).entries()) {
+      const stored = await this.columnsOf(writer, table);
+      if (stored.length === 0)
+        await writer.run(createRollupTableSql(layout, (['1m', '1h', '1d'] as const)[i]!));
+      else if (stored.join(', ') !== wanted)
+        throw new SluiceError(
+          'internal',
+          `dataset ${layout.spec.name}: the rollup table ${table} has columns (${stored.join(', ')}) but the ` +
+            `dataset now needs (${wanted}); drop the dataset's data or restore its previous schema`,
+        );
+      this.tables.add(table);
+    }
   }
 
   async dropDataset(name: string): Promise<void> {
     return this.writeMutex.run(async () => {
       const { writer } = this.open();
       const table = tableNameOf(name);
+      const tables = [
+        table,
+        ...this.partitions.daysOf(name).map((d) => partitionTableOf(name, d)),
+        ...rollupTablesOf(name),
+      ];
       await writer.run('BEGIN TRANSACTION');
       try {
-        await writer.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+        for (const t of tables) await writer.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
         await writer.run('DELETE FROM _applied WHERE dataset = $1', [name]);
+        await writer.run('DELETE FROM _rollup_watermark WHERE dataset = $1', [name]);
         await writer.run('COMMIT');
       } catch (e) {
         await this.rollbackQuietly(writer);
         throw storeError(`dropping dataset ${name}`, e);
       }
       this.ensured.delete(name);
-      this.tables.delete(table);
+      for (const t of tables) this.tables.delete(t);
+      this.partitions.forget(name);
     });
   }
 
@@ -198,28 +270,31 @@ export class DuckDbSeriesStore implements SeriesStore {
       const rows = keptRows(batch.length, keep);
       const inserted = rows.length;
       const duplicate = batch.length - inserted;
+      const seq = ++this.seq;
+      const created: number[] = [];
       await writer.run('BEGIN TRANSACTION');
       // The `_applied` row goes first: its primary key turns a replay into a cheap failure before
       // any data is copied, so the common path needs no separate lookup. It is an INSERT rather than
       // an appender because a statement runs off the event loop, and the key check is not free.
       try {
-        await this.recordApplied(batch, inserted, duplicate);
+        await this.recordApplied(batch, inserted, duplicate, seq);
       } catch (e) {
         await this.rollbackQuietly(writer);
         const recorded = await this.recorded(writer, batch.id);
-        if (recorded !== undefined) return { applied: false, ...recorded };
+        if (recorded !== undefined) return { applied: false, ...recorded, seq: 0 };
         throw storeError(`recording batch ${batch.id}`, e);
       }
       try {
         // The rows go in from a DuckDB thread, one 2048-row chunk per event-loop task; see
         // PendingRowsSource. Reads use other connections and see committed data only.
-        if (inserted > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
+        if (inserted > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
         await writer.run('COMMIT');
       } catch (e) {
         await this.rollbackQuietly(writer);
         throw storeError(`appending batch ${batch.id}`, e);
       }
-      return { applied: true, inserted, duplicate };
+      for (const day of created) this.partitions.add(layout.spec.name, day);
+      return { applied: true, inserted, duplicate, seq };
     });
   }
 
@@ -232,6 +307,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     return this.writeMutex.run(async () => {
       const { writer } = this.open();
       await this.ensureLocked(layout);
+      const created: number[] = [];
       await writer.run('BEGIN TRANSACTION');
       try {
         // A constraint error would abort the whole transaction, so replays are found up front.
@@ -244,17 +320,19 @@ export class DuckDbSeriesStore implements SeriesStore {
           // Applied before, or earlier in this group (a log may hold a batch twice after a crash).
           const prior = done.get(batch.id);
           if (prior) {
-            results.push({ applied: false, ...prior });
+            results.push({ applied: false, ...prior, seq: 0 });
             continue;
           }
           const rows = keptRows(batch.length, keep);
-          await this.recordApplied(batch, rows.length, batch.length - rows.length);
-          if (rows.length > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
+          const seq = ++this.seq;
+          await this.recordApplied(batch, rows.length, batch.length - rows.length, seq);
+          if (rows.length > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
           const counts = { inserted: rows.length, duplicate: batch.length - rows.length };
           done.set(batch.id, counts);
-          results.push({ applied: true, ...counts });
+          results.push({ applied: true, ...counts, seq });
         }
         await writer.run('COMMIT');
+        for (const day of created) this.partitions.add(layout.spec.name, day);
         return results;
       } catch (e) {
         await this.rollbackQuietly(writer);
@@ -280,8 +358,39 @@ export class DuckDbSeriesStore implements SeriesStore {
     return out;
   }
 
+  /**
+   * Runs under the write mutex, inside the writer's open transaction: each day's rows go to that
+   * day's partition, created on first use (`created` collects the new days, known after COMMIT).
+   */
+  private async insertRows(
+    writer: DuckDBConnection,
+    layout: DatasetLayout,
+    batch: ColumnarBatch,
+    rows: Uint32Array,
+    seq: number,
+    created: number[],
+  ): Promise<void> {
+    const name = layout.spec.name;
+    for (const part of rowsByDay(batch.timeUs, rows)) {
+      let table = tableNameOf(name);
+      if (part.day !== undefined) {
+        table = partitionTableOf(name, part.day);
+        if (!this.partitions.has(name, part.day) && !created.includes(part.day)) {
+          await writer.run(createTableSql(table, physicalColumns(layout)));
+          created.push(part.day);
+        }
+      }
+      await this.pendingRows(writer).insert(writer, layout, batch, part.rows, table, seq);
+    }
+  }
+
   /** Runs under the write mutex, inside the writer's open transaction. */
-  private async recordApplied(batch: ColumnarBatch, inserted: number, duplicate: number): Promise<void> {
+  private async recordApplied(
+    batch: ColumnarBatch,
+    inserted: number,
+    duplicate: number,
+    seq: number,
+  ): Promise<void> {
     const stmt = this.recordStmt;
     if (stmt === undefined) throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
     stmt.clearBindings();
@@ -290,6 +399,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     stmt.bindBigInt(3, BigInt(inserted));
     stmt.bindBigInt(4, BigInt(duplicate));
     stmt.bindBigInt(5, BigInt(Date.now()) * 1000n);
+    stmt.bindBigInt(6, BigInt(seq));
     await stmt.run();
   }
 
@@ -327,8 +437,9 @@ export class DuckDbSeriesStore implements SeriesStore {
   async series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]> {
     const { readers } = this.open();
     const fields = requestedFields(layout, query.fields);
-    const { sql, params } = seriesSql(layout, query, fields);
     if (!this.tables.has(tableNameOf(layout.spec.name))) return [];
+    const source = unionSource(this.partitions.tablesFor(layout.spec.name, query.fromUs, query.toUs));
+    const { sql, params } = seriesSql(layout, query, fields, source);
     const nk = layout.keys.length;
     const rows = await readers.run(async (conn) => {
       try {
@@ -346,8 +457,8 @@ export class DuckDbSeriesStore implements SeriesStore {
 
   async latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined> {
     const { readers } = this.open();
-    const { sql, params } = latestSql(layout, keys);
     if (!this.tables.has(tableNameOf(layout.spec.name))) return undefined;
+    const { sql, params } = latestSql(layout, keys, this.sourceOf(layout.spec.name));
     const row = await readers.run(async (conn) => {
       try {
         return (await conn.runAndReadAll(sql, params)).getRows()[0];
@@ -367,7 +478,16 @@ export class DuckDbSeriesStore implements SeriesStore {
     };
   }
 
-  async scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void> {
+  /** Every table holding the dataset's rows, as one SQL source. */
+  private sourceOf(dataset: string): string {
+    return unionSource(this.partitions.tablesFor(dataset));
+  }
+
+  async scan(
+    layout: DatasetLayout,
+    onChunk: (chunk: ScanChunk) => void,
+    opts: { afterSeq?: number } = {},
+  ): Promise<void> {
     const { readers } = this.open();
     if (!this.tables.has(tableNameOf(layout.spec.name))) return;
     let callbackFailed = false;
@@ -381,7 +501,12 @@ export class DuckDbSeriesStore implements SeriesStore {
     };
     await readers.run(async (conn) => {
       try {
-        await streamScan(conn, layout, guarded);
+        await streamScan(
+          conn,
+          layout,
+          guarded,
+          scanSql(layout, this.sourceOf(layout.spec.name), opts.afterSeq),
+        );
       } catch (e) {
         // The caller's own error reaches it unchanged.
         throw callbackFailed ? e : storeError(`scanning ${layout.spec.name}`, e);
@@ -394,8 +519,67 @@ export class DuckDbSeriesStore implements SeriesStore {
     const table = tableNameOf(layout.spec.name);
     if (!this.tables.has(table)) return 0;
     return readers.run(async (conn) => {
-      const reader = await conn.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(table)}`);
+      const reader = await conn.runAndReadAll(`SELECT count(*) FROM ${this.sourceOf(layout.spec.name)}`);
       return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? 0;
+    });
+  }
+
+  lastSeq(): Promise<number> {
+    this.open();
+    return Promise.resolve(this.seq);
+  }
+
+  async rollupWatermark(dataset: string): Promise<number> {
+    return this.open().readers.run(async (conn) => {
+      const reader = await conn.runAndReadAll('SELECT seq FROM _rollup_watermark WHERE dataset = $1', [
+        dataset,
+      ]);
+      return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? 0;
+    });
+  }
+
+  async mergeRollups(layout: DatasetLayout, deltas: RollupDeltas, throughSeq: number): Promise<void> {
+    return this.writeMutex.run(async () => {
+      const { writer } = this.open();
+      await this.ensureLocked(layout);
+      await writer.run('BEGIN TRANSACTION');
+      try {
+        await mergeAllRollups(writer, layout, deltas);
+        await writer.run('INSERT OR REPLACE INTO _rollup_watermark (dataset, seq) VALUES ($1, $2::BIGINT)', [
+          layout.spec.name,
+          BigInt(throughSeq),
+        ]);
+        await writer.run('COMMIT');
+      } catch (e) {
+        await this.rollbackQuietly(writer);
+        throw storeError(`merging rollups of ${layout.spec.name}`, e);
+      }
+    });
+  }
+
+  async readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]> {
+    const { readers } = this.open();
+    const built = rollupReadSql(layout, query, this.tables);
+    if (built === undefined) return [];
+    const rows = await readers.run(async (conn) => {
+      try {
+        return (await conn.runAndReadAll(built.sql, built.params)).getRows();
+      } catch (e) {
+        throw storeError(`rollup query on ${layout.spec.name}`, e);
+      }
+    });
+    return rollupGroupsOf(query, rows);
+  }
+
+  async dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult> {
+    return this.writeMutex.run(async () => {
+      const { writer } = this.open();
+      try {
+        return await dropExpiredData(writer, layout, this.partitions, this.tables, cutoffs);
+      } catch (e) {
+        await this.rollbackQuietly(writer);
+        throw storeError(`dropping expired data of ${layout.spec.name}`, e);
+      }
     });
   }
 }

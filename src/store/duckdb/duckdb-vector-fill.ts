@@ -189,3 +189,20 @@ export function fillStrings(
   }
   flushValidity(vector, s, size, anyNull);
 }
+
+/** BIGINT column holding one integer value (|value| < 2^53) in every row. */
+export function fillConstantInt64(
+  vector: duckdb.Vector,
+  s: VectorScratch,
+  value: number,
+  size: number,
+): void {
+  const out = s.i32;
+  const high = Math.floor(value / TWO_POW_32);
+  const low = (value - high * TWO_POW_32) | 0;
+  for (let j = 0; j < size; j++) {
+    out[2 * j] = low;
+    out[2 * j + 1] = high;
+  }
+  duckdb.copy_data_to_vector(vector, 0, out.buffer, 0, size * 8);
+}

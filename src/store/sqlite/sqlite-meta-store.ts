@@ -2,6 +2,9 @@ import type { BatchOutcome, ColumnarBatch, Reject } from '../../core/batch.js';
 import type { DatasetLayout, DatasetSpec } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import type {
+  JobPatch,
+  JobRow,
+  NewJob,
   ApiKeyRow,
   KeyedRecord,
   MetaStore,
@@ -13,6 +16,7 @@ import type {
   UploadRow,
 } from '../meta-store.js';
 import { guarded, toStoreError } from './sqlite-errors.js';
+import { SqliteJobs } from './sqlite-jobs.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
@@ -45,6 +49,7 @@ function toKey(r: KeyRecord): ApiKeyRow {
 class OpenStore {
   readonly uploads: SqliteUploads;
   readonly records: SqliteRecords;
+  readonly jobs: SqliteJobs;
   readonly putDataset: Statement;
   readonly listDatasets: Statement;
   readonly deleteDataset: Statement;
@@ -56,6 +61,7 @@ class OpenStore {
   constructor(readonly db: SqliteDatabase) {
     this.uploads = new SqliteUploads(db);
     this.records = new SqliteRecords(db, this.uploads);
+    this.jobs = new SqliteJobs(db);
     this.putDataset = db.prepare(
       `INSERT INTO datasets (name, spec, created_at) VALUES (?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET spec = excluded.spec`,
@@ -230,6 +236,24 @@ export class SqliteMetaStore implements MetaStore {
     } catch (e) {
       throw toStoreError(e);
     }
+  }
+
+  // background jobs
+
+  async createJob(job: NewJob): Promise<JobRow> {
+    return guarded(() => this.store().jobs.create(job, Date.now()));
+  }
+
+  async getJob(id: string): Promise<JobRow | undefined> {
+    return guarded(() => this.store().jobs.get(id));
+  }
+
+  async updateJob(id: string, patch: JobPatch): Promise<void> {
+    guarded(() => this.store().jobs.patch(id, patch));
+  }
+
+  async unfinishedJobs(kind: string): Promise<JobRow[]> {
+    return guarded(() => this.store().jobs.listUnfinished(kind));
   }
 
   private store(): OpenStore {

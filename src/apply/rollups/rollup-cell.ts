@@ -1,0 +1,94 @@
+import { QuantileSketch, type QuantileSketchOptions } from '../../query/quantile-sketch.js';
+
+/**
+ * Rollups: per series (the key columns' values) and per time bucket, for every field, the count,
+ * sum, min, max, sum of squares and a mergeable quantile sketch, plus the bucket's row count. Every
+ * part merges by addition (or min/max), so a bucket can take late rows, and coarse buckets are the
+ * merge of the fine ones inside them.
+ */
+export type RollupResolution = '1m' | '1h' | '1d';
+export const ROLLUP_RESOLUTIONS: readonly RollupResolution[] = ['1m', '1h', '1d'];
+export const RESOLUTION_US: Readonly<Record<RollupResolution, number>> = {
+  '1m': 60_000_000,
+  '1h': 3_600_000_000,
+  '1d': 86_400_000_000,
+};
+
+/**
+ * Rollup sketches are smaller than the statistics snapshot's: one lives in every stored bucket.
+ * Up to 64 values a sketch stays exact (at most 517 bytes stored); past that it keeps at most about
+ * 100 centroids (about 1.6 KB), with a rank error near 1%.
+ */
+export const ROLLUP_SKETCH: QuantileSketchOptions = { compression: 100, maxBuffer: 64 };
+
+export interface FieldRollup {
+  /** Values present (a missing optional value is not counted). */
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  sumSq: number;
+  sketch: QuantileSketch;
+}
+
+export interface RollupCell {
+  /** Key column values, in layout order. */
+  readonly keys: readonly string[];
+  /** Bucket start, microseconds since the epoch. */
+  readonly bucketUs: number;
+  rows: number;
+  readonly fields: FieldRollup[];
+}
+
+export function emptyFieldRollup(): FieldRollup {
+  return {
+    count: 0,
+    sum: 0,
+    min: Infinity,
+    max: -Infinity,
+    sumSq: 0,
+    sketch: new QuantileSketch(ROLLUP_SKETCH),
+  };
+}
+
+export function emptyCell(keys: readonly string[], bucketUs: number, fieldCount: number): RollupCell {
+  const fields: FieldRollup[] = [];
+  for (let f = 0; f < fieldCount; f++) fields.push(emptyFieldRollup());
+  return { keys, bucketUs, rows: 0, fields };
+}
+
+export function addValue(r: FieldRollup, x: number): void {
+  if (x !== x) return;
+  r.count++;
+  r.sum += x;
+  r.sumSq += x * x;
+  if (x < r.min) r.min = x;
+  if (x > r.max) r.max = x;
+  r.sketch.add(x);
+}
+
+/** Folds `from` into `into`; `from` is unchanged. */
+export function mergeField(into: FieldRollup, from: FieldRollup): void {
+  if (from.count === 0) return;
+  into.count += from.count;
+  into.sum += from.sum;
+  into.sumSq += from.sumSq;
+  if (from.min < into.min) into.min = from.min;
+  if (from.max > into.max) into.max = from.max;
+  into.sketch.merge(from.sketch);
+}
+
+export function mergeCell(into: RollupCell, from: RollupCell): void {
+  into.rows += from.rows;
+  for (let f = 0; f < into.fields.length; f++) mergeField(into.fields[f]!, from.fields[f]!);
+}
+
+export function bucketOf(timeUs: number, resolution: RollupResolution): number {
+  const width = RESOLUTION_US[resolution];
+  return Math.floor(timeUs / width) * width;
+}
+
+/** Key values joined for map identity; stores reject U+001F in key values, so joins are unique. */
+export function seriesIdOf(keys: readonly string[]): string {
+  return keys.join('\u001f');
+}

@@ -1,0 +1,210 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ColumnarBatch } from '../../core/batch.js';
+import type { DatasetLayout } from '../../core/dataset.js';
+import type { DatasetRegistry } from '../../core/dataset-registry.js';
+import type { SeriesStore } from '../../store/series-store.js';
+import type { AppliedBatch, Applier } from '../applier.js';
+import { RollupAccumulator } from './rollup-accumulator.js';
+
+interface QueuedBatch {
+  layout: DatasetLayout;
+  batch: ColumnarBatch;
+  keep: Uint8Array | undefined;
+  seq: number;
+}
+
+export interface RollupMaintainerOptions {
+  flushIntervalMs: number;
+  /** Queued rows (all datasets) that start a flush before the interval is up. */
+  maxPendingRows: number;
+}
+
+/**
+ * Keeps the stored rollups current. The Applier's listener only queues each newly applied batch (no
+ * per-row work on the apply path); a background flush folds the queued rows into 1m/1h/1d deltas and
+ * merges them into the SeriesStore together with the dataset's rollup watermark, in one transaction.
+ *
+ * Crash safety: rows carry their batch's apply sequence. At start, `recover` reads the rows stored
+ * after the watermark (applied, but not yet in the rollups when the process stopped) and merges
+ * them, so the rollups equal what the raw rows say: nothing counted twice, nothing lost.
+ */
+export class RollupMaintainer {
+  /** Batches applied but not yet in the stored rollups, per dataset, in apply order. */
+  private readonly queued = new Map<string, QueuedBatch[]>();
+  private pendingRows = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private readonly flushes: Counter<'outcome'>;
+  private readonly flushSeconds: Histogram;
+  private readonly pending: Gauge;
+  private readonly recovered: Counter<'dataset'>;
+
+  constructor(
+    private readonly deps: {
+      series: SeriesStore;
+      registry: DatasetRegistry;
+      log: Logger;
+      metrics: Registry;
+      options: RollupMaintainerOptions;
+    },
+  ) {
+    const registers = [deps.metrics];
+    this.flushes = new Counter({
+      name: 'sluice_rollup_flushes_total',
+      help: 'Rollup flushes into the SeriesStore, by outcome (ok, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.flushSeconds = new Histogram({
+      name: 'sluice_rollup_flush_seconds',
+      help: 'Time to fold queued rows into rollups and store them',
+      buckets: [0.005, 0.02, 0.05, 0.2, 0.5, 2, 5, 20],
+      registers,
+    });
+    this.pending = new Gauge({
+      name: 'sluice_rollup_pending_rows',
+      help: 'Applied rows not yet folded into the stored rollups',
+      registers,
+    });
+    this.recovered = new Counter({
+      name: 'sluice_rollup_recovered_rows_total',
+      help: 'Rows re-read from raw storage at start because the rollups had not stored them before a stop',
+      labelNames: ['dataset'],
+      registers,
+    });
+  }
+
+  get enabled(): boolean {
+    return this.deps.series.capabilities.has('rollups');
+  }
+
+  attach(applier: Applier): void {
+    if (!this.enabled) return;
+    applier.onBatchApplied((a) => this.enqueue(a));
+  }
+
+  private enqueue(a: AppliedBatch): void {
+    if (a.layout.spec.mode !== 'append' || a.outcome.valid === 0) return;
+    const name = a.layout.spec.name;
+    let q = this.queued.get(name);
+    if (q === undefined) this.queued.set(name, (q = []));
+    q.push({ layout: a.layout, batch: a.batch, keep: a.keep, seq: a.seq });
+    this.pendingRows += a.batch.length;
+    this.pending.set(this.pendingRows);
+    if (this.pendingRows >= this.deps.options.maxPendingRows) this.requestFlush();
+  }
+
+  /**
+   * At start, before batches are applied: merges rows stored after each dataset's watermark. The
+   * whole tail is read, which after a crash is at most the last flush interval's rows.
+   */
+  async recover(): Promise<void> {
+    if (!this.enabled) return;
+    const { series, registry, log } = this.deps;
+    const last = await series.lastSeq();
+    for (const { layout } of registry.list()) {
+      if (layout.spec.mode !== 'append') continue;
+      const mark = await series.rollupWatermark(layout.spec.name);
+      if (mark >= last) continue;
+      const acc = new RollupAccumulator(layout);
+      let rows = 0;
+      await series.scan(
+        layout,
+        (chunk) => {
+          acc.add(chunk);
+          rows += chunk.length;
+        },
+        { afterSeq: mark },
+      );
+      await series.mergeRollups(layout, acc.take(), last);
+      this.recovered.inc({ dataset: layout.spec.name }, rows);
+      if (rows > 0)
+        log.info({ dataset: layout.spec.name, rows }, 'rollups caught up with rows applied before a stop');
+    }
+  }
+
+  start(): void {
+    if (!this.enabled || this.timer !== undefined) return;
+    this.timer = setInterval(() => this.requestFlush(), this.deps.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private requestFlush(): void {
+    this.flush().catch((err: unknown) => this.deps.log.error({ err }, 'rollup flush failed; will retry'));
+  }
+
+  /** Folds every queued row into the stored rollups; resolves when they are stored. */
+  async flush(): Promise<void> {
+    if (this.running !== undefined) {
+      // One flush at a time; a caller waiting for its rows gets one more pass after the current one.
+      this.again = true;
+      await this.running;
+      if (this.queued.size === 0) return;
+      return this.flush();
+    }
+    this.running = this.flushQueued().finally(() => {
+      this.running = undefined;
+    });
+    await this.running;
+    if (this.again) {
+      this.again = false;
+      if (this.queued.size > 0) await this.flush();
+    }
+  }
+
+  private async flushQueued(): Promise<void> {
+    const entries = [...this.queued.entries()];
+    this.queued.clear();
+    const stop = this.flushSeconds.startTimer();
+    let failure: unknown;
+    for (const [name, items] of entries) {
+      for (const it of items) this.pendingRows -= it.batch.length;
+      // A deleted dataset's queued rows went with its data.
+      if (!this.deps.registry.has(name)) continue;
+      // Runs of batches under one layout (a redefined dataset changes it) fold together.
+      for (let i = 0; i < items.length;) {
+        const layout = items[i]!.layout;
+        let j = i;
+        const acc = new RollupAccumulator(layout);
+        try {
+          for (; j < items.length && items[j]!.layout === layout; j++) {
+            acc.add(items[j]!.batch, items[j]!.keep);
+            await yieldToEventLoop();
+          }
+          await this.deps.series.mergeRollups(layout, acc.take(), items[j - 1]!.seq);
+        } catch (err) {
+          failure ??= err;
+          this.requeue(name, items.slice(i));
+          break;
+        }
+        i = j;
+      }
+    }
+    stop();
+    this.pending.set(this.pendingRows);
+    this.flushes.inc({ outcome: failure === undefined ? 'ok' : 'failed' });
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Puts a failed flush's batches back ahead of anything queued since. */
+  private requeue(name: string, items: QueuedBatch[]): void {
+    const later = this.queued.get(name) ?? [];
+    this.queued.set(name, [...items, ...later]);
+    for (const it of items) this.pendingRows += it.batch.length;
+  }
+
+  forget(dataset: string): void {
+    for (const it of this.queued.get(dataset) ?? []) this.pendingRows -= it.batch.length;
+    this.queued.delete(dataset);
+    this.pending.set(this.pendingRows);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
