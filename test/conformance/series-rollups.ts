@@ -19,7 +19,10 @@ function threeDays(perDay: number): ReadingRow[] {
 
 /** Exact per-device figures computed from the rows themselves. */
 function model(rows: readonly ReadingRow[], from = -Infinity, to = Infinity) {
-  const out = new Map<string, { rows: number; n: number; sum: number; min: number; max: number; values: number[] }>();
+  const out = new Map<
+    string,
+    { rows: number; n: number; sum: number; min: number; max: number; values: number[] }
+  >();
   for (const r of rows) {
     if (r.timeUs < from || r.timeUs >= to) continue;
     let m = out.get(r.device);
@@ -91,8 +94,16 @@ export function runRollupConformance(
       const rows = threeDays(300);
       expect(await store.rollupWatermark('readings')).toBe(0);
       // Two merges that touch the same buckets: the stored cells must hold their sum.
-      await rollUp(store, rows.filter((_, i) => i % 2 === 0), 7);
-      await rollUp(store, rows.filter((_, i) => i % 2 === 1), 9);
+      await rollUp(
+        store,
+        rows.filter((_, i) => i % 2 === 0),
+        7,
+      );
+      await rollUp(
+        store,
+        rows.filter((_, i) => i % 2 === 1),
+        9,
+      );
       expect(await store.rollupWatermark('readings')).toBe(9);
       const from = T0_US + 5 * HOUR_US + 17 * 60_000_000;
       const to = T0_US + DAY_US + 20 * HOUR_US;

@@ -96,8 +96,8 @@ export function requestAnalyticsFacade(app: FastifyInstance, sluice: Sluice): vo
           type: 'object',
           required: ['start_time', 'end_time', 'metrics'],
           properties: {
-            start_time: { type: ['string', 'number'] },
-            end_time: { type: ['string', 'number'] },
+            start_time: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+            end_time: { anyOf: [{ type: 'string' }, { type: 'number' }] },
             metrics: { type: 'array', minItems: 1, items: { type: 'string' } },
             group_by: { type: 'array', items: { type: 'string' } },
             step: { type: 'string' },

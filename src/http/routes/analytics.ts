@@ -21,8 +21,14 @@ const aggregationBody = {
   required: ['dataset', 'from', 'to', 'metrics'],
   properties: {
     dataset: { type: 'string' },
-    from: { type: ['string', 'number'], description: 'RFC 3339 time or epoch s/ms/µs/ns (inclusive)' },
-    to: { type: ['string', 'number'], description: 'RFC 3339 time or epoch (exclusive)' },
+    from: {
+      anyOf: [{ type: 'string' }, { type: 'number' }],
+      description: 'RFC 3339 time or epoch s/ms/µs/ns (inclusive)',
+    },
+    to: {
+      anyOf: [{ type: 'string' }, { type: 'number' }],
+      description: 'RFC 3339 time or epoch (exclusive)',
+    },
     metrics: {
       type: 'array',
       minItems: 1,
