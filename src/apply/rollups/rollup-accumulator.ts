@@ -26,7 +26,8 @@ export type RollupDeltas = Record<RollupResolution, RollupCell[]>;
  * row costs one map lookup. Rows without a time have no bucket and are not rolled up.
  */
 export class RollupAccumulator {
-  private minutes = new Map<string, RollupCell>();
+  /** Series id, then 1-minute bucket start: a number-keyed inner map saves a string per row. */
+  private minutes = new Map<string, Map<number, RollupCell>>();
   private rowCount = 0;
 
   constructor(readonly layout: DatasetLayout) {}
@@ -42,18 +43,30 @@ export class RollupAccumulator {
     if (time === null) return;
     const nk = rows.keys.length;
     const nf = rows.fields.length;
+    const single = nk === 1 ? rows.keys[0]! : null;
     const keyValues: string[] = new Array<string>(nk);
+    let lastId: string | undefined;
+    let buckets: Map<number, RollupCell> | undefined;
     for (let r = 0; r < rows.length; r++) {
       if (keep !== undefined && keep[r] !== 1) continue;
       const t = time[r]!;
       if (t !== t) continue;
-      for (let k = 0; k < nk; k++) keyValues[k] = rows.keys[k]![r]!;
+      let id: string;
+      if (single !== null) id = single[r]!;
+      else {
+        for (let k = 0; k < nk; k++) keyValues[k] = rows.keys[k]![r]!;
+        id = seriesIdOf(keyValues);
+      }
+      if (id !== lastId || buckets === undefined) {
+        buckets = this.minutes.get(id);
+        if (buckets === undefined) this.minutes.set(id, (buckets = new Map()));
+        lastId = id;
+      }
       const bucket = bucketOf(t, '1m');
-      const id = `${seriesIdOf(keyValues)}\u001e${bucket}`;
-      let cell = this.minutes.get(id);
+      let cell = buckets.get(bucket);
       if (cell === undefined) {
-        cell = emptyCell(keyValues.slice(), bucket, nf);
-        this.minutes.set(id, cell);
+        const keys = single !== null ? [id] : keyValues.slice();
+        buckets.set(bucket, (cell = emptyCell(keys, bucket, nf)));
       }
       cell.rows++;
       for (let f = 0; f < nf; f++) addValue(cell.fields[f]!, rows.fields[f]![r]!);
@@ -63,24 +76,26 @@ export class RollupAccumulator {
 
   /** The deltas collected so far, per resolution; the accumulator starts empty again. */
   take(): RollupDeltas {
-    const minutes = [...this.minutes.values()];
+    const series = this.minutes;
     this.minutes = new Map();
     this.rowCount = 0;
-    const deltas: RollupDeltas = { '1m': minutes, '1h': [], '1d': [] };
-    for (const res of ROLLUP_RESOLUTIONS) {
-      if (res === '1m') continue;
-      const coarse = new Map<string, RollupCell>();
-      for (const m of minutes) {
-        const bucket = bucketOf(m.bucketUs, res);
-        const id = `${seriesIdOf(m.keys)}\u001e${bucket}`;
-        let cell = coarse.get(id);
-        if (cell === undefined) {
-          cell = emptyCell(m.keys, bucket, m.fields.length);
-          coarse.set(id, cell);
+    const deltas: RollupDeltas = { '1m': [], '1h': [], '1d': [] };
+    for (const buckets of series.values()) {
+      for (const res of ROLLUP_RESOLUTIONS) {
+        if (res === '1m') continue;
+        let prev: RollupCell | undefined;
+        // Minute buckets arrive mostly in time order, so the coarse cell is usually the previous one.
+        const coarse = new Map<number, RollupCell>();
+        for (const m of buckets.values()) {
+          const bucket = bucketOf(m.bucketUs, res);
+          let cell = prev !== undefined && prev.bucketUs === bucket ? prev : coarse.get(bucket);
+          if (cell === undefined) coarse.set(bucket, (cell = emptyCell(m.keys, bucket, m.fields.length)));
+          mergeCell(cell, m);
+          prev = cell;
         }
-        mergeCell(cell, m);
+        for (const c of coarse.values()) deltas[res].push(c);
       }
-      deltas[res] = [...coarse.values()];
+      for (const m of buckets.values()) deltas['1m'].push(m);
     }
     return deltas;
   }

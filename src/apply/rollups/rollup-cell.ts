@@ -28,7 +28,12 @@ export interface FieldRollup {
   min: number;
   max: number;
   sumSq: number;
-  sketch: QuantileSketch;
+  /**
+   * The quantile sketch; null while `count` ≤ 2, when `min` and `max` are the values themselves. Most
+   * minute buckets of most series hold one or two values, and a sketch object each would dominate
+   * the cost of a rollup. Use `sketchOf` to read it.
+   */
+  sketch: QuantileSketch | null;
 }
 
 export interface RollupCell {
@@ -47,8 +52,23 @@ export function emptyFieldRollup(): FieldRollup {
     min: Infinity,
     max: -Infinity,
     sumSq: 0,
-    sketch: new QuantileSketch(ROLLUP_SKETCH),
+    sketch: null,
   };
+}
+
+/** The values of a rollup that keeps no sketch yet (count ≤ 2). */
+function smallValues(r: FieldRollup, out: (x: number) => void): void {
+  if (r.count >= 1) out(r.min);
+  if (r.count === 2) out(r.max);
+}
+
+/** The field's sketch, made from its values when it has none yet; the rollup keeps it. */
+export function sketchOf(r: FieldRollup): QuantileSketch {
+  if (r.sketch !== null) return r.sketch;
+  const s = new QuantileSketch(ROLLUP_SKETCH);
+  smallValues(r, (x) => s.add(x));
+  if (r.count > 2) r.sketch = s;
+  return s;
 }
 
 export function emptyCell(keys: readonly string[], bucketUs: number, fieldCount: number): RollupCell {
@@ -59,23 +79,29 @@ export function emptyCell(keys: readonly string[], bucketUs: number, fieldCount:
 
 export function addValue(r: FieldRollup, x: number): void {
   if (x !== x) return;
+  if (r.count === 2 && r.sketch === null) r.sketch = sketchOf({ ...r, count: 2 });
+  if (r.sketch !== null) r.sketch.add(x);
   r.count++;
   r.sum += x;
   r.sumSq += x * x;
   if (x < r.min) r.min = x;
   if (x > r.max) r.max = x;
-  r.sketch.add(x);
 }
 
 /** Folds `from` into `into`; `from` is unchanged. */
 export function mergeField(into: FieldRollup, from: FieldRollup): void {
   if (from.count === 0) return;
+  if (into.count + from.count > 2) {
+    const own = sketchOf({ ...into });
+    if (from.sketch !== null) own.merge(from.sketch);
+    else smallValues(from, (x) => own.add(x));
+    into.sketch = own;
+  }
   into.count += from.count;
   into.sum += from.sum;
   into.sumSq += from.sumSq;
   if (from.min < into.min) into.min = from.min;
   if (from.max > into.max) into.max = from.max;
-  into.sketch.merge(from.sketch);
 }
 
 export function mergeCell(into: RollupCell, from: RollupCell): void {

@@ -8,6 +8,9 @@ import type { SeriesStore } from '../../store/series-store.js';
 import type { AppliedBatch, Applier } from '../applier.js';
 import { RollupAccumulator } from './rollup-accumulator.js';
 
+/** Rows folded into one rollup transaction at most. */
+const SLICE_ROWS = 100_000;
+
 interface QueuedBatch {
   layout: DatasetLayout;
   batch: ColumnarBatch;
@@ -164,13 +167,14 @@ export class RollupMaintainer {
       for (const it of items) this.pendingRows -= it.batch.length;
       // A deleted dataset's queued rows went with its data.
       if (!this.deps.registry.has(name)) continue;
-      // Runs of batches under one layout (a redefined dataset changes it) fold together.
+      // Runs of batches under one layout (a redefined dataset changes it) fold together, at most
+      // SLICE_ROWS rows per transaction, which bounds the memory the deltas take.
       for (let i = 0; i < items.length;) {
         const layout = items[i]!.layout;
         let j = i;
         const acc = new RollupAccumulator(layout);
         try {
-          for (; j < items.length && items[j]!.layout === layout; j++) {
+          for (; j < items.length && items[j]!.layout === layout && acc.pendingRows < SLICE_ROWS; j++) {
             acc.add(items[j]!.batch, items[j]!.keep);
             await yieldToEventLoop();
           }

@@ -66,6 +66,13 @@ export interface AggregationJobView {
   finished_at: string | null;
 }
 
+function stepText(stepUs: number): string {
+  const minutes = stepUs / 60_000_000;
+  if (minutes % 1440 === 0) return `${minutes / 1440}d`;
+  if (minutes % 60 === 0) return `${minutes / 60}h`;
+  return `${minutes}m`;
+}
+
 function timeOf(name: string, v: unknown): number {
   const us =
     typeof v === 'number' ? parseTimeToUs(String(v)) : typeof v === 'string' ? parseTimeToUs(v) : undefined;
@@ -170,7 +177,7 @@ export class AggregationJobs {
       dataset: layout.spec.name,
       from: isoOfUs(window.fromUs),
       to: isoOfUs(window.toUs),
-      step: stepUs === undefined ? null : `${stepUs / 60_000_000}m`,
+      step: stepUs === undefined ? null : stepText(stepUs),
       group_by: groupBy,
       metrics: metrics.map((m) => m.name),
       exact,

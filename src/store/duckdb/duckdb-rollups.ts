@@ -90,15 +90,15 @@ function appendCell(app: DuckDBAppender, cell: RollupCell): void {
       app.appendDouble(f.max);
     }
     app.appendDouble(f.sumSq);
-    app.appendBlob(f.sketch.toBytes());
+    if (f.sketch === null) app.appendNull();
+    else app.appendBlob(f.sketch.toBytes());
   }
   app.endRow();
 }
 
-function sketchOf(v: DuckDBValue): QuantileSketch {
-  return v instanceof DuckDBBlobValue
-    ? QuantileSketch.fromBytes(v.bytes, ROLLUP_SKETCH)
-    : new QuantileSketch(ROLLUP_SKETCH);
+/** A stored sketch; NULL where the cell holds at most two values (its min and max). */
+function storedSketch(v: DuckDBValue): QuantileSketch | null {
+  return v instanceof DuckDBBlobValue ? QuantileSketch.fromBytes(v.bytes, ROLLUP_SKETCH) : null;
 }
 
 /** A stored rollup row (columns in table order) as a cell. */
@@ -118,59 +118,111 @@ function cellOfRow(layout: DatasetLayout, row: readonly DuckDBValue[]): RollupCe
     r.min = numberOrNull(row[at + 2] ?? null) ?? Infinity;
     r.max = numberOrNull(row[at + 3] ?? null) ?? -Infinity;
     r.sumSq = numberOrNull(row[at + 4] ?? null) ?? 0;
-    r.sketch = sketchOf(row[at + 5] ?? null);
+    r.sketch = storedSketch(row[at + 5] ?? null);
   });
   return cell;
 }
 
 /**
- * Merges delta cells into one rollup table, inside `conn`'s open transaction: the stored rows of the
- * touched cells are read, merged with the deltas, deleted and written back, so each (series, bucket)
- * stays one row.
+ * Merges delta cells into one rollup table, inside `conn`'s open transaction, so each (series, bucket)
+ * stays one row. Cells past `storedUpTo` (the latest bucket the table may hold) cannot exist yet and
+ * are appended; the stored rows of the others are read, merged with the deltas, deleted and written
+ * back. Reads are limited to the deltas' bucket range, which lets DuckDB skip the rest of the table by
+ * its zone maps. Returns the latest bucket written.
  */
 export async function mergeRollupTable(
   conn: DuckDBConnection,
   layout: DatasetLayout,
   res: RollupResolution,
   deltas: readonly RollupCell[],
-): Promise<void> {
-  if (deltas.length === 0) return;
-  const table = quoteIdent(rollupTableOf(layout.spec.name, res));
-  const keyDefs = [...layout.keys.map((k) => `${quoteIdent(k.name)} VARCHAR`), 'bucket BIGINT'];
-  await conn.run(`CREATE OR REPLACE TABLE ${STAGE_TABLE} (${keyDefs.join(', ')})`);
-  const stage = await conn.createAppender(STAGE_TABLE);
-  for (const d of deltas) {
-    for (const k of d.keys) stage.appendVarchar(k);
-    stage.appendBigInt(BigInt(d.bucketUs));
-    stage.endRow();
-  }
-  stage.closeSync();
+  storedUpTo: number,
+): Promise<number> {
+  let latest = -Infinity;
+  if (deltas.length === 0) return latest;
+  const name = rollupTableOf(layout.spec.name, res);
+  const table = quoteIdent(name);
+  const fresh: RollupCell[] = [];
   const cells = new Map<string, RollupCell>();
-  for (const d of deltas) cells.set(`${seriesIdOf(d.keys)}\u001e${d.bucketUs}`, d);
-  const stored = await conn.runAndReadAll(
-    `SELECT r.* FROM ${table} r SEMI JOIN ${STAGE_TABLE} s ON ${keyJoin(layout, 'r', 's')}`,
-  );
-  for (const row of stored.getRows()) {
-    const old = cellOfRow(layout, row);
-    const id = `${seriesIdOf(old.keys)}\u001e${old.bucketUs}`;
-    const delta = cells.get(id);
-    if (delta === undefined) continue;
-    mergeCell(old, delta);
-    cells.set(id, old);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const d of deltas) {
+    if (d.bucketUs > latest) latest = d.bucketUs;
+    if (d.bucketUs > storedUpTo) {
+      fresh.push(d);
+      continue;
+    }
+    cells.set(`${seriesIdOf(d.keys)}\u001e${d.bucketUs}`, d);
+    if (d.bucketUs < lo) lo = d.bucketUs;
+    if (d.bucketUs > hi) hi = d.bucketUs;
   }
-  await conn.run(`DELETE FROM ${table} r USING ${STAGE_TABLE} s WHERE ${keyJoin(layout, 'r', 's')}`);
-  const out = await conn.createAppender(rollupTableOf(layout.spec.name, res));
+  if (cells.size > 0) {
+    const keyDefs = [...layout.keys.map((k) => `${quoteIdent(k.name)} VARCHAR`), 'bucket BIGINT'];
+    await conn.run(`CREATE OR REPLACE TABLE ${STAGE_TABLE} (${keyDefs.join(', ')})`);
+    const stage = await conn.createAppender(STAGE_TABLE);
+    for (const d of cells.values()) {
+      for (const k of d.keys) stage.appendVarchar(k);
+      stage.appendBigInt(BigInt(d.bucketUs));
+      stage.endRow();
+    }
+    stage.closeSync();
+    const range = [BigInt(lo), BigInt(hi)];
+    const inRange = 'r.bucket >= $1::BIGINT AND r.bucket <= $2::BIGINT';
+    const stored = await conn.runAndReadAll(
+      `SELECT r.* FROM ${table} r SEMI JOIN ${STAGE_TABLE} s ON ${keyJoin(layout, 'r', 's')} WHERE ${inRange}`,
+      range,
+    );
+    for (const row of stored.getRows()) {
+      const old = cellOfRow(layout, row);
+      const id = `${seriesIdOf(old.keys)}\u001e${old.bucketUs}`;
+      const delta = cells.get(id);
+      if (delta === undefined) continue;
+      mergeCell(old, delta);
+      cells.set(id, old);
+    }
+    await conn.run(
+      `DELETE FROM ${table} r USING ${STAGE_TABLE} s WHERE ${keyJoin(layout, 'r', 's')} AND ${inRange}`,
+      range,
+    );
+    await conn.run(`DROP TABLE ${STAGE_TABLE}`);
+  }
+  const out = await conn.createAppender(name);
   for (const cell of cells.values()) appendCell(out, cell);
+  for (const cell of fresh) appendCell(out, cell);
   out.closeSync();
-  await conn.run(`DROP TABLE ${STAGE_TABLE}`);
+  return latest;
 }
 
+/** The latest bucket stored in a rollup table (-Infinity when empty). */
+export async function latestStoredBucket(
+  conn: DuckDBConnection,
+  dataset: string,
+  res: RollupResolution,
+): Promise<number> {
+  const reader = await conn.runAndReadAll(
+    `SELECT max(bucket) FROM ${quoteIdent(rollupTableOf(dataset, res))}`,
+  );
+  return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? -Infinity;
+}
+
+/**
+ * Merges every resolution's deltas; `storedUpTo` caches each table's latest stored bucket (filled on
+ * first use) and is advanced only by the caller, after the transaction commits.
+ */
 export async function mergeAllRollups(
   conn: DuckDBConnection,
   layout: DatasetLayout,
   deltas: RollupDeltas,
-): Promise<void> {
-  for (const res of ROLLUP_RESOLUTIONS) await mergeRollupTable(conn, layout, res, deltas[res]);
+  storedUpTo: Map<string, number>,
+): Promise<Map<string, number>> {
+  const written = new Map<string, number>();
+  for (const res of ROLLUP_RESOLUTIONS) {
+    const table = rollupTableOf(layout.spec.name, res);
+    let upTo = storedUpTo.get(table);
+    if (upTo === undefined)
+      storedUpTo.set(table, (upTo = await latestStoredBucket(conn, layout.spec.name, res)));
+    written.set(table, await mergeRollupTable(conn, layout, res, deltas[res], upTo));
+  }
+  return written;
 }
 
 /**
@@ -210,7 +262,14 @@ export function rollupReadSql(
     `min(${col(f, 'min')})`,
     `max(${col(f, 'max')})`,
     `sum(${col(f, 'sumsq')})`,
-    ...(q.sketches ? [`list(${col(f, 'sketch')})`] : []),
+    // Cells without a sketch hold one or two values: their min, and their max when there are two.
+    ...(q.sketches
+      ? [
+          `list(${col(f, 'sketch')}) FILTER (WHERE ${col(f, 'sketch')} IS NOT NULL)`,
+          `list(${col(f, 'min')}) FILTER (WHERE ${col(f, 'sketch')} IS NULL AND ${col(f, 'count')} >= 1)`,
+          `list(${col(f, 'max')}) FILTER (WHERE ${col(f, 'sketch')} IS NULL AND ${col(f, 'count')} = 2)`,
+        ]
+      : []),
   ]);
   const select = [...groups, `${bucket} AS b`, 'sum(rows)::DOUBLE', ...aggs].join(', ');
   const sql =
@@ -221,7 +280,7 @@ export function rollupReadSql(
 
 export function rollupGroupsOf(q: RollupQuery, rows: readonly (readonly DuckDBValue[])[]): RollupGroup[] {
   const ng = q.groupBy.length;
-  const per = q.sketches ? 6 : 5;
+  const per = q.sketches ? 8 : 5;
   return rows.map((row) => {
     const fields: FieldAggregate[] = q.fields.map((_, i) => {
       const at = ng + 2 + i * per;
@@ -234,8 +293,13 @@ export function rollupGroupsOf(q: RollupQuery, rows: readonly (readonly DuckDBVa
       };
       if (q.sketches) {
         const sketch = new QuantileSketch(ROLLUP_SKETCH);
-        const list = row[at + 5];
-        if (list instanceof DuckDBListValue) for (const b of list.items) sketch.merge(sketchOf(b));
+        const items = (v: DuckDBValue | undefined): readonly DuckDBValue[] =>
+          v instanceof DuckDBListValue ? v.items : [];
+        for (const b of items(row[at + 5])) {
+          const stored = storedSketch(b);
+          if (stored !== null) sketch.merge(stored);
+        }
+        for (const x of [...items(row[at + 6]), ...items(row[at + 7])]) sketch.add(numberOrNull(x) ?? NaN);
         agg.sketch = sketch;
       }
       return agg;

@@ -22,7 +22,7 @@ import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
-import { dropExpiredData } from './duckdb-retention.js';
+import { deleteExpiredRollups, dropExpiredPartitions } from './duckdb-retention.js';
 import {
   CREATE_WATERMARK_SQL,
   createRollupTableSql,
@@ -95,6 +95,12 @@ export class DuckDbSeriesStore implements SeriesStore {
   ]);
 
   private readonly writeMutex = new AsyncMutex();
+  /**
+   * Rollup merges and rollup retention run on their own connection, so they go on beside appends
+   * (they touch other tables, so the two never conflict). Lock order: writeMutex before rollupMutex.
+   */
+  private readonly rollupMutex = new AsyncMutex();
+  private rollupConn: DuckDBConnection | undefined;
   private instance: DuckDBInstance | undefined;
   private writer: DuckDBConnection | undefined;
   private readers: MutexPool<DuckDBConnection> | undefined;
@@ -103,6 +109,8 @@ export class DuckDbSeriesStore implements SeriesStore {
   /** Dataset tables present in the file; reads of other datasets return nothing. */
   private readonly tables = new Set<string>();
   private readonly partitions = new PartitionMap();
+  /** Latest bucket stored per rollup table, once read; see mergeAllRollups. Only the writer uses it. */
+  private readonly rollupsUpTo = new Map<string, number>();
   /** Apply sequence of the last batch given one; a rolled-back append leaves a gap, which is fine. */
   private seq = 0;
   private recordStmt: DuckDBPreparedStatement | undefined;
@@ -138,6 +146,7 @@ export class DuckDbSeriesStore implements SeriesStore {
         if (part) this.partitions.add(part.dataset, part.day);
         else this.tables.add(table);
       }
+      this.rollupConn = await instance.connect();
       this.instance = instance;
       this.writer = writer;
       this.readers = new MutexPool(readers);
@@ -151,12 +160,16 @@ export class DuckDbSeriesStore implements SeriesStore {
   async close(): Promise<void> {
     const instance = this.instance;
     if (instance === undefined) return;
-    await this.writeMutex.run(async () => {
-      await this.writer?.run('CHECKPOINT');
-      this.recordStmt?.destroySync();
-      this.recordStmt = undefined;
-      this.writer?.closeSync();
-    });
+    await this.writeMutex.run(() =>
+      this.rollupMutex.run(async () => {
+        this.rollupConn?.closeSync();
+        this.rollupConn = undefined;
+        await this.writer?.run('CHECKPOINT');
+        this.recordStmt?.destroySync();
+        this.recordStmt = undefined;
+        this.writer?.closeSync();
+      }),
+    );
     await this.readers?.forEach((conn) => {
       conn.closeSync();
       return Promise.resolve();
@@ -168,6 +181,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     this.ensured.clear();
     this.tables.clear();
     this.partitions.clear();
+    this.rollupsUpTo.clear();
     this.rowSource = undefined;
   }
 
@@ -238,28 +252,34 @@ export class DuckDbSeriesStore implements SeriesStore {
   }
 
   async dropDataset(name: string): Promise<void> {
-    return this.writeMutex.run(async () => {
-      const { writer } = this.open();
-      const table = tableNameOf(name);
-      const tables = [
-        table,
-        ...this.partitions.daysOf(name).map((d) => partitionTableOf(name, d)),
-        ...rollupTablesOf(name),
-      ];
-      await writer.run('BEGIN TRANSACTION');
-      try {
-        for (const t of tables) await writer.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
-        await writer.run('DELETE FROM _applied WHERE dataset = $1', [name]);
-        await writer.run('DELETE FROM _rollup_watermark WHERE dataset = $1', [name]);
-        await writer.run('COMMIT');
-      } catch (e) {
-        await this.rollbackQuietly(writer);
-        throw storeError(`dropping dataset ${name}`, e);
-      }
-      this.ensured.delete(name);
-      for (const t of tables) this.tables.delete(t);
-      this.partitions.forget(name);
-    });
+    return this.writeMutex.run(() => this.rollupMutex.run(() => this.dropLocked(name)));
+  }
+
+  /** Runs under both mutexes. */
+  private async dropLocked(name: string): Promise<void> {
+    const { writer } = this.open();
+    const table = tableNameOf(name);
+    const tables = [
+      table,
+      ...this.partitions.daysOf(name).map((d) => partitionTableOf(name, d)),
+      ...rollupTablesOf(name),
+    ];
+    await writer.run('BEGIN TRANSACTION');
+    try {
+      for (const t of tables) await writer.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+      await writer.run('DELETE FROM _applied WHERE dataset = $1', [name]);
+      await writer.run('DELETE FROM _rollup_watermark WHERE dataset = $1', [name]);
+      await writer.run('COMMIT');
+    } catch (e) {
+      await this.rollbackQuietly(writer);
+      throw storeError(`dropping dataset ${name}`, e);
+    }
+    this.ensured.delete(name);
+    for (const t of tables) {
+      this.tables.delete(t);
+      this.rollupsUpTo.delete(t);
+    }
+    this.partitions.forget(name);
   }
 
   async append(layout: DatasetLayout, batch: ColumnarBatch, keep?: Uint8Array): Promise<AppendResult> {
@@ -538,20 +558,29 @@ export class DuckDbSeriesStore implements SeriesStore {
     });
   }
 
+  private rollupConnection(): DuckDBConnection {
+    if (this.rollupConn === undefined)
+      throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
+    return this.rollupConn;
+  }
+
   async mergeRollups(layout: DatasetLayout, deltas: RollupDeltas, throughSeq: number): Promise<void> {
-    return this.writeMutex.run(async () => {
-      const { writer } = this.open();
-      await this.ensureLocked(layout);
-      await writer.run('BEGIN TRANSACTION');
+    // The tables are made by the writer; the merge itself runs beside appends.
+    await this.writeMutex.run(() => this.ensureLocked(layout));
+    return this.rollupMutex.run(async () => {
+      const conn = this.rollupConnection();
+      await conn.run('BEGIN TRANSACTION');
       try {
-        await mergeAllRollups(writer, layout, deltas);
-        await writer.run('INSERT OR REPLACE INTO _rollup_watermark (dataset, seq) VALUES ($1, $2::BIGINT)', [
+        const written = await mergeAllRollups(conn, layout, deltas, this.rollupsUpTo);
+        await conn.run('INSERT OR REPLACE INTO _rollup_watermark (dataset, seq) VALUES ($1, $2::BIGINT)', [
           layout.spec.name,
           BigInt(throughSeq),
         ]);
-        await writer.run('COMMIT');
+        await conn.run('COMMIT');
+        for (const [table, latest] of written)
+          this.rollupsUpTo.set(table, Math.max(latest, this.rollupsUpTo.get(table) ?? -Infinity));
       } catch (e) {
-        await this.rollbackQuietly(writer);
+        await this.rollbackQuietly(conn);
         throw storeError(`merging rollups of ${layout.spec.name}`, e);
       }
     });
@@ -572,14 +601,25 @@ export class DuckDbSeriesStore implements SeriesStore {
   }
 
   async dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult> {
-    return this.writeMutex.run(async () => {
-      const { writer } = this.open();
+    const raw = await this.writeMutex.run(async () => {
       try {
-        return await dropExpiredData(writer, layout, this.partitions, this.tables, cutoffs);
+        return await dropExpiredPartitions(this.open().writer, layout, this.partitions, cutoffs.rawBeforeUs);
       } catch (e) {
-        await this.rollbackQuietly(writer);
-        throw storeError(`dropping expired data of ${layout.spec.name}`, e);
+        throw storeError(`dropping expired partitions of ${layout.spec.name}`, e);
       }
     });
+    const rollupRowsDropped = await this.rollupMutex.run(async () => {
+      try {
+        return await deleteExpiredRollups(
+          this.rollupConnection(),
+          layout,
+          this.tables,
+          cutoffs.rollupsBeforeUs,
+        );
+      } catch (e) {
+        throw storeError(`dropping expired rollups of ${layout.spec.name}`, e);
+      }
+    });
+    return { ...raw, rollupRowsDropped };
   }
 }
