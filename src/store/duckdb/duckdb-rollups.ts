@@ -1,10 +1,4 @@
-import {
-  DuckDBBlobValue,
-  DuckDBListValue,
-  type DuckDBAppender,
-  type DuckDBConnection,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { DuckDBBlobValue, DuckDBListValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { RollupDeltas } from '../../apply/rollups/rollup-accumulator.js';
 import {
   ROLLUP_RESOLUTIONS,
@@ -20,6 +14,7 @@ import { SluiceError } from '../../core/errors.js';
 import { QuantileSketch } from '../../query/quantile-sketch.js';
 import type { FieldAggregate, RollupGroup, RollupQuery } from '../series-store.js';
 import { numberOrNull, textOf } from './duckdb-result-values.js';
+import type { RollupRowsSource } from './duckdb-rollup-writer.js';
 import { keyFilterSql, quoteIdent, type BuiltQuery, type SqlParam } from './duckdb-sql.js';
 
 /**
@@ -75,27 +70,6 @@ function keyJoin(layout: DatasetLayout, a: string, b: string): string {
     .join(' AND ');
 }
 
-function appendCell(app: DuckDBAppender, cell: RollupCell): void {
-  for (const k of cell.keys) app.appendVarchar(k);
-  app.appendBigInt(BigInt(cell.bucketUs));
-  app.appendBigInt(BigInt(cell.rows));
-  for (const f of cell.fields) {
-    app.appendBigInt(BigInt(f.count));
-    app.appendDouble(f.sum);
-    if (f.count === 0) {
-      app.appendNull();
-      app.appendNull();
-    } else {
-      app.appendDouble(f.min);
-      app.appendDouble(f.max);
-    }
-    app.appendDouble(f.sumSq);
-    if (f.sketch === null) app.appendNull();
-    else app.appendBlob(f.sketch.toBytes());
-  }
-  app.endRow();
-}
-
 /** A stored sketch; NULL where the cell holds at most two values (its min and max). */
 function storedSketch(v: DuckDBValue): QuantileSketch | null {
   return v instanceof DuckDBBlobValue ? QuantileSketch.fromBytes(v.bytes, ROLLUP_SKETCH) : null;
@@ -136,6 +110,7 @@ export async function mergeRollupTable(
   res: RollupResolution,
   deltas: readonly RollupCell[],
   storedUpTo: number,
+  writer: RollupRowsSource,
 ): Promise<number> {
   let latest = -Infinity;
   if (deltas.length === 0) return latest;
@@ -185,10 +160,8 @@ export async function mergeRollupTable(
     );
     await conn.run(`DROP TABLE ${STAGE_TABLE}`);
   }
-  const out = await conn.createAppender(name);
-  for (const cell of cells.values()) appendCell(out, cell);
-  for (const cell of fresh) appendCell(out, cell);
-  out.closeSync();
+  for (const cell of cells.values()) fresh.push(cell);
+  await writer.insert(conn, layout, name, fresh);
   return latest;
 }
 
@@ -213,6 +186,7 @@ export async function mergeAllRollups(
   layout: DatasetLayout,
   deltas: RollupDeltas,
   storedUpTo: Map<string, number>,
+  writer: RollupRowsSource,
 ): Promise<Map<string, number>> {
   const written = new Map<string, number>();
   for (const res of ROLLUP_RESOLUTIONS) {
@@ -220,7 +194,7 @@ export async function mergeAllRollups(
     let upTo = storedUpTo.get(table);
     if (upTo === undefined)
       storedUpTo.set(table, (upTo = await latestStoredBucket(conn, layout.spec.name, res)));
-    written.set(table, await mergeRollupTable(conn, layout, res, deltas[res], upTo));
+    written.set(table, await mergeRollupTable(conn, layout, res, deltas[res], upTo, writer));
   }
   return written;
 }

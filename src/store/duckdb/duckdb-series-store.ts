@@ -21,6 +21,7 @@ import { AsyncMutex, MutexPool } from './async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
+import { RollupRowsSource } from './duckdb-rollup-writer.js';
 import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
 import { deleteExpiredRollups, dropExpiredPartitions } from './duckdb-retention.js';
 import {
@@ -101,6 +102,7 @@ export class DuckDbSeriesStore implements SeriesStore {
    */
   private readonly rollupMutex = new AsyncMutex();
   private rollupConn: DuckDBConnection | undefined;
+  private rollupRows: RollupRowsSource | undefined;
   private instance: DuckDBInstance | undefined;
   private writer: DuckDBConnection | undefined;
   private readers: MutexPool<DuckDBConnection> | undefined;
@@ -147,6 +149,7 @@ export class DuckDbSeriesStore implements SeriesStore {
         else this.tables.add(table);
       }
       this.rollupConn = await instance.connect();
+      this.rollupRows = new RollupRowsSource(this.rollupConn);
       this.instance = instance;
       this.writer = writer;
       this.readers = new MutexPool(readers);
@@ -164,6 +167,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       this.rollupMutex.run(async () => {
         this.rollupConn?.closeSync();
         this.rollupConn = undefined;
+        this.rollupRows = undefined;
         await this.writer?.run('CHECKPOINT');
         this.recordStmt?.destroySync();
         this.recordStmt = undefined;
@@ -564,6 +568,12 @@ export class DuckDbSeriesStore implements SeriesStore {
     return this.rollupConn;
   }
 
+  private rollupWriter(): RollupRowsSource {
+    if (this.rollupRows === undefined)
+      throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
+    return this.rollupRows;
+  }
+
   async mergeRollups(layout: DatasetLayout, deltas: RollupDeltas, throughSeq: number): Promise<void> {
     // The tables are made by the writer; the merge itself runs beside appends.
     await this.writeMutex.run(() => this.ensureLocked(layout));
@@ -571,7 +581,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       const conn = this.rollupConnection();
       await conn.run('BEGIN TRANSACTION');
       try {
-        const written = await mergeAllRollups(conn, layout, deltas, this.rollupsUpTo);
+        const written = await mergeAllRollups(conn, layout, deltas, this.rollupsUpTo, this.rollupWriter());
         await conn.run('INSERT OR REPLACE INTO _rollup_watermark (dataset, seq) VALUES ($1, $2::BIGINT)', [
           layout.spec.name,
           BigInt(throughSeq),

@@ -206,3 +206,28 @@ export function fillConstantInt64(
   }
   duckdb.copy_data_to_vector(vector, 0, out.buffer, 0, size * 8);
 }
+
+/** BLOB column of `size` values from `values[0..size)`; null is NULL. One native call per non-null. */
+export function fillBlobs(
+  vector: duckdb.Vector,
+  s: VectorScratch,
+  values: readonly (Uint8Array | null)[],
+  size: number,
+): void {
+  const bytes = s.strings;
+  bytes.fill(0, 0, size * STRING_T_BYTES);
+  let anyNull = false;
+  clearValidity(s, size);
+  for (let j = 0; j < size; j++) {
+    if (values[j] === null) {
+      anyNull = true;
+      markNull(s, j);
+    }
+  }
+  duckdb.copy_data_to_vector(vector, 0, bytes.buffer, 0, size * STRING_T_BYTES);
+  for (let j = 0; j < size; j++) {
+    const v = values[j];
+    if (v !== null && v !== undefined) duckdb.vector_assign_string_element_len(vector, j, v);
+  }
+  flushValidity(vector, s, size, anyNull);
+}
