@@ -1,6 +1,6 @@
 import type { ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
-import type { RollupDeltas } from '../apply/rollups/rollup-accumulator.js';
+import type { RollupDeltaSet } from '../apply/rollups/rollup-accumulator.js';
 import type { RollupResolution } from '../apply/rollups/rollup-cell.js';
 import type { QuantileSketch } from '../query/quantile-sketch.js';
 
@@ -171,7 +171,7 @@ export interface SeriesStore {
    * Merges `deltas` into the stored rollups and moves the dataset's rollup watermark to `throughSeq`,
    * in one transaction: after a crash either both happened or neither. Capability `rollups`.
    */
-  mergeRollups(layout: DatasetLayout, deltas: RollupDeltas, throughSeq: number): Promise<void>;
+  mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void>;
   /** Aggregates stored rollups by group (and step). Capability `rollups`. */
   readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]>;
   /**

@@ -135,6 +135,20 @@ export function runRollupConformance(
         expect(f.sketch!.quantile(0)).toBe(sorted[0]);
         expect(f.sketch!.quantile(1)).toBe(sorted[sorted.length - 1]);
       }
+      // Filtered on another key column: read from the full series.
+      const north = await store.readRollups(layout, {
+        segments: [{ resolution: '1d', fromUs: T0_US, toUs: T0_US + 3 * DAY_US }],
+        keys: { site: ['north'] },
+        groupBy: ['device_id'],
+        fields: ['value'],
+        sketches: true,
+      });
+      const wantNorth = model(rows.filter((r) => r.site === 'north'));
+      expect(north.map((g) => [g.group[0], g.rows, g.fields[0]!.max]).sort()).toEqual(
+        [...wantNorth.entries()].map(([d, m]) => [d, m.rows, m.max]).sort(),
+      );
+      for (const g of north)
+        expect(g.fields[0]!.sketch!.quantile(0)).toBe(Math.min(...wantNorth.get(g.group[0]!)!.values));
       // Per day, from the day buckets, with a key filter.
       const daily = await store.readRollups(layout, {
         segments: [{ resolution: '1d', fromUs: T0_US, toUs: T0_US + 3 * DAY_US }],

@@ -74,7 +74,7 @@ describe('RollupAccumulator', () => {
       Uint8Array.from([1, 1, 1, 1, 1, 0]),
     );
     expect(acc.pendingRows).toBe(5);
-    const d = acc.take();
+    const d = acc.take().full;
     expect(acc.pendingRows).toBe(0);
     const brief = (cells: (typeof d)['1m']) =>
       cells

@@ -21,6 +21,33 @@ export interface RollupRows {
 export type RollupDeltas = Record<RollupResolution, RollupCell[]>;
 
 /**
+ * Deltas per full series, and, for datasets with several key columns, per value of each key column
+ * alone: top-K by one column over a long window then reads one cell per value and bucket rather than
+ * one per series (a request log keyed by user, endpoint and status has far more series than endpoints).
+ */
+export interface RollupDeltaSet {
+  full: RollupDeltas;
+  /** Key column name to deltas keyed by that column only; empty for a single key column. */
+  byColumn: Record<string, RollupDeltas>;
+}
+
+/** Merges cells into cells keyed by one key column (`keyIndex`) and the same bucket. */
+function projectCells(cells: readonly RollupCell[], keyIndex: number): RollupCell[] {
+  const out = new Map<string, Map<number, RollupCell>>();
+  for (const c of cells) {
+    const value = c.keys[keyIndex]!;
+    let buckets = out.get(value);
+    if (buckets === undefined) out.set(value, (buckets = new Map()));
+    let cell = buckets.get(c.bucketUs);
+    if (cell === undefined) buckets.set(c.bucketUs, (cell = emptyCell([value], c.bucketUs, c.fields.length)));
+    mergeCell(cell, c);
+  }
+  const flat: RollupCell[] = [];
+  for (const buckets of out.values()) for (const cell of buckets.values()) flat.push(cell);
+  return flat;
+}
+
+/**
  * Collects the rollup contribution of rows not yet stored, for one dataset: 1-minute cells are built
  * row by row, and the 1-hour and 1-day cells are merged from them when the deltas are taken, so each
  * row costs one map lookup. Rows without a time have no bucket and are not rolled up.
@@ -74,8 +101,22 @@ export class RollupAccumulator {
     }
   }
 
-  /** The deltas collected so far, per resolution; the accumulator starts empty again. */
-  take(): RollupDeltas {
+  /** The deltas collected so far; the accumulator starts empty again. */
+  take(): RollupDeltaSet {
+    const full = this.takeFull();
+    const byColumn: Record<string, RollupDeltas> = {};
+    if (this.layout.keys.length > 1)
+      this.layout.keys.forEach((k, i) => {
+        byColumn[k.name] = {
+          '1m': projectCells(full['1m'], i),
+          '1h': projectCells(full['1h'], i),
+          '1d': projectCells(full['1d'], i),
+        };
+      });
+    return { full, byColumn };
+  }
+
+  private takeFull(): RollupDeltas {
     const series = this.minutes;
     this.minutes = new Map();
     this.rowCount = 0;

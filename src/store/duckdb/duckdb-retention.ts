@@ -1,10 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { RESOLUTION_US, ROLLUP_RESOLUTIONS } from '../../apply/rollups/rollup-cell.js';
+import { RESOLUTION_US } from '../../apply/rollups/rollup-cell.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { RetentionResult } from '../series-store.js';
 import { DAY_US, partitionTableOf, type PartitionMap } from './duckdb-partitions.js';
 import { numberOrNull } from './duckdb-result-values.js';
-import { rollupTableOf } from './duckdb-rollups.js';
+import { rollupTablesOf } from './duckdb-rollups.js';
 import { quoteIdent } from './duckdb-sql.js';
 
 /**
@@ -48,8 +48,7 @@ export async function deleteExpiredRollups(
   beforeUs: number,
 ): Promise<number> {
   let deletedRows = 0;
-  for (const res of ROLLUP_RESOLUTIONS) {
-    const table = rollupTableOf(layout.spec.name, res);
+  for (const { table, res } of rollupTablesOf(layout)) {
     if (!tables.has(table)) continue;
     const deleted = await conn.runAndReadAll(
       `DELETE FROM ${quoteIdent(table)} WHERE bucket + $1::BIGINT <= $2::BIGINT`,

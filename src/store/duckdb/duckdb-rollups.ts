@@ -1,5 +1,5 @@
 import { DuckDBBlobValue, DuckDBListValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import type { RollupDeltas } from '../../apply/rollups/rollup-accumulator.js';
+import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import {
   ROLLUP_RESOLUTIONS,
   ROLLUP_SKETCH,
@@ -38,12 +38,44 @@ const PART_TYPES: Record<(typeof PARTS)[number], string> = {
   sketch: 'BLOB',
 };
 
-export function rollupTableOf(dataset: string, res: RollupResolution): string {
-  return `r_${dataset}_${res}`;
+/**
+ * A set of rollup tables: the full series (`column` null), or one key column alone, whose tables
+ * are `r_<dataset>_<res>@<column>` (a character no dataset name has, so names never collide). `layout`
+ * is the dataset's with its keys narrowed to what the tables hold.
+ */
+export interface RollupLevel {
+  column: string | null;
+  layout: DatasetLayout;
 }
 
-export function rollupTablesOf(dataset: string): string[] {
-  return ROLLUP_RESOLUTIONS.map((r) => rollupTableOf(dataset, r));
+export function rollupLevels(layout: DatasetLayout): RollupLevel[] {
+  const levels: RollupLevel[] = [{ column: null, layout }];
+  if (layout.keys.length > 1)
+    for (const k of layout.keys) levels.push({ column: k.name, layout: { ...layout, keys: [k] } });
+  return levels;
+}
+
+export function rollupTableOf(dataset: string, res: RollupResolution, column: string | null = null): string {
+  return column === null ? `r_${dataset}_${res}` : `r_${dataset}_${res}@${column}`;
+}
+
+/** True for the rollup tables (any level and resolution) of `dataset`. */
+export function isRollupTableOf(table: string, dataset: string): boolean {
+  const rest = table.startsWith(`r_${dataset}_`) ? table.slice(dataset.length + 3) : '';
+  return /^(1m|1h|1d)(@[A-Za-z_][A-Za-z0-9_]*)?$/.test(rest);
+}
+
+/** Every rollup table of the dataset, all levels and resolutions. */
+export function rollupTablesOf(
+  layout: DatasetLayout,
+): { table: string; res: RollupResolution; level: RollupLevel }[] {
+  return rollupLevels(layout).flatMap((level) =>
+    ROLLUP_RESOLUTIONS.map((res) => ({
+      table: rollupTableOf(layout.spec.name, res, level.column),
+      res,
+      level,
+    })),
+  );
 }
 
 function col(field: string, part: (typeof PARTS)[number]): string {
@@ -60,8 +92,8 @@ export function rollupColumnDefs(layout: DatasetLayout): string[] {
   ];
 }
 
-export function createRollupTableSql(layout: DatasetLayout, res: RollupResolution): string {
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(rollupTableOf(layout.spec.name, res))} (${rollupColumnDefs(layout).join(', ')})`;
+export function createRollupTableSql(table: string, layout: DatasetLayout): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (${rollupColumnDefs(layout).join(', ')})`;
 }
 
 function keyJoin(layout: DatasetLayout, a: string, b: string): string {
@@ -107,14 +139,13 @@ function cellOfRow(layout: DatasetLayout, row: readonly DuckDBValue[]): RollupCe
 export async function mergeRollupTable(
   conn: DuckDBConnection,
   layout: DatasetLayout,
-  res: RollupResolution,
+  name: string,
   deltas: readonly RollupCell[],
   storedUpTo: number,
   writer: RollupRowsSource,
 ): Promise<number> {
   let latest = -Infinity;
   if (deltas.length === 0) return latest;
-  const name = rollupTableOf(layout.spec.name, res);
   const table = quoteIdent(name);
   const fresh: RollupCell[] = [];
   const cells = new Map<string, RollupCell>();
@@ -166,37 +197,42 @@ export async function mergeRollupTable(
 }
 
 /** The latest bucket stored in a rollup table (-Infinity when empty). */
-export async function latestStoredBucket(
-  conn: DuckDBConnection,
-  dataset: string,
-  res: RollupResolution,
-): Promise<number> {
-  const reader = await conn.runAndReadAll(
-    `SELECT max(bucket) FROM ${quoteIdent(rollupTableOf(dataset, res))}`,
-  );
+export async function latestStoredBucket(conn: DuckDBConnection, table: string): Promise<number> {
+  const reader = await conn.runAndReadAll(`SELECT max(bucket) FROM ${quoteIdent(table)}`);
   return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? -Infinity;
 }
 
 /**
- * Merges every resolution's deltas; `storedUpTo` caches each table's latest stored bucket (filled on
- * first use) and is advanced only by the caller, after the transaction commits.
+ * Merges every level's and resolution's deltas; `storedUpTo` caches each table's latest stored bucket
+ * (filled on first use) and is advanced only by the caller, after the transaction commits.
  */
 export async function mergeAllRollups(
   conn: DuckDBConnection,
   layout: DatasetLayout,
-  deltas: RollupDeltas,
+  deltas: RollupDeltaSet,
   storedUpTo: Map<string, number>,
   writer: RollupRowsSource,
 ): Promise<Map<string, number>> {
   const written = new Map<string, number>();
-  for (const res of ROLLUP_RESOLUTIONS) {
-    const table = rollupTableOf(layout.spec.name, res);
+  for (const { table, res, level } of rollupTablesOf(layout)) {
+    const cells = level.column === null ? deltas.full[res] : (deltas.byColumn[level.column]?.[res] ?? []);
     let upTo = storedUpTo.get(table);
-    if (upTo === undefined)
-      storedUpTo.set(table, (upTo = await latestStoredBucket(conn, layout.spec.name, res)));
-    written.set(table, await mergeRollupTable(conn, layout, res, deltas[res], upTo, writer));
+    if (upTo === undefined) storedUpTo.set(table, (upTo = await latestStoredBucket(conn, table)));
+    written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer));
   }
   return written;
+}
+
+/**
+ * The level a query reads: one key column's tables when the query groups by at most that column and
+ * filters on no other (far fewer rows than the full series), else the full series.
+ */
+export function levelFor(layout: DatasetLayout, q: RollupQuery): RollupLevel {
+  const levels = rollupLevels(layout);
+  const column = q.groupBy[0] ?? layout.keys[0]?.name;
+  const narrow = levels.find((l) => l.column !== null && l.column === column);
+  if (narrow === undefined || q.groupBy.length > 1) return levels[0]!;
+  return Object.keys(q.keys).every((k) => k === column) ? narrow : levels[0]!;
 }
 
 /**
@@ -213,9 +249,10 @@ export function rollupReadSql(
   for (const g of q.groupBy)
     if (!known.has(g))
       throw new SluiceError('bad_query', `dataset ${layout.spec.name} has no key column ${g}`);
+  const level = levelFor(layout, q);
   const parts: string[] = [];
   for (const s of q.segments) {
-    const table = rollupTableOf(layout.spec.name, s.resolution);
+    const table = rollupTableOf(layout.spec.name, s.resolution, level.column);
     if (!existing.has(table) || !(s.toUs > s.fromUs)) continue;
     params.push(BigInt(Math.trunc(s.fromUs)), BigInt(Math.trunc(s.toUs)));
     parts.push(
@@ -223,7 +260,7 @@ export function rollupReadSql(
     );
   }
   if (parts.length === 0) return undefined;
-  const where = keyFilterSql(layout, q.keys, params);
+  const where = keyFilterSql(level.layout, q.keys, params);
   let bucket = '0::BIGINT';
   if (q.stepUs !== undefined) {
     params.push(BigInt(Math.trunc(q.stepUs)));

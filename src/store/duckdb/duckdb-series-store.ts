@@ -2,7 +2,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement } f
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
-import type { RollupDeltas } from '../../apply/rollups/rollup-accumulator.js';
+import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import type {
   AppendResult,
   KeyFilter,
@@ -31,6 +31,7 @@ import {
   rollupColumnDefs,
   rollupGroupsOf,
   rollupReadSql,
+  isRollupTableOf,
   rollupTablesOf,
 } from './duckdb-rollups.js';
 import {
@@ -238,13 +239,12 @@ export class DuckDbSeriesStore implements SeriesStore {
   }
 
   private async ensureRollupTables(writer: DuckDBConnection, layout: DatasetLayout): Promise<void> {
-    const wanted = rollupColumnDefs(layout)
-      .map((d) => d.replaceAll('"', ''))
-      .join(', ');
-    for (const [i, table] of rollupTablesOf(layout.spec.name).entries()) {
+    for (const { table, level } of rollupTablesOf(layout)) {
+      const wanted = rollupColumnDefs(level.layout)
+        .map((d) => d.replaceAll('"', ''))
+        .join(', ');
       const stored = await this.columnsOf(writer, table);
-      if (stored.length === 0)
-        await writer.run(createRollupTableSql(layout, (['1m', '1h', '1d'] as const)[i]!));
+      if (stored.length === 0) await writer.run(createRollupTableSql(table, level.layout));
       else if (stored.join(', ') !== wanted)
         throw new SluiceError(
           'internal',
@@ -266,7 +266,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     const tables = [
       table,
       ...this.partitions.daysOf(name).map((d) => partitionTableOf(name, d)),
-      ...rollupTablesOf(name),
+      ...[...this.tables].filter((t) => isRollupTableOf(t, name)),
     ];
     await writer.run('BEGIN TRANSACTION');
     try {
@@ -574,7 +574,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     return this.rollupRows;
   }
 
-  async mergeRollups(layout: DatasetLayout, deltas: RollupDeltas, throughSeq: number): Promise<void> {
+  async mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void> {
     // The tables are made by the writer; the merge itself runs beside appends.
     await this.writeMutex.run(() => this.ensureLocked(layout));
     return this.rollupMutex.run(async () => {
