@@ -146,11 +146,12 @@ export class QuantileSketch {
 
   /**
    * Compact bytes for storage (rollups): the sorted values while the sketch is exact, else the
-   * centroids after folding the buffer in. `fromBytes` restores a sketch that merges and answers like
+   * centroids after folding the buffer in. An exact sketch of more than `maxExactValues` values is
+   * compressed first, which bounds the size of what is stored. `fromBytes` restores a sketch that merges and answers like
    * this one (exactly so while it is exact).
    */
-  toBytes(): Uint8Array {
-    if (this.digest !== null) return this.digest.toBytes();
+  toBytes(maxExactValues = Infinity): Uint8Array {
+    if (this.digest !== null) return this.digest.toBytes(maxExactValues);
     return exactBytes(this.small ?? [], this.smallLen);
   }
 
@@ -289,8 +290,8 @@ export class MergingDigest {
   }
 
   /** See `QuantileSketch.toBytes`. */
-  toBytes(): Uint8Array {
-    if (this.size === 0) {
+  toBytes(maxExactValues = Infinity): Uint8Array {
+    if (this.size === 0 && this.bufLen <= maxExactValues) {
       this.sortBuffer();
       return exactBytes(this.buf, this.bufLen);
     }

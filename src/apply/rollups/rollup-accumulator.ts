@@ -31,6 +31,23 @@ export interface RollupDeltaSet {
   byColumn: Record<string, RollupDeltas>;
 }
 
+/** Merges single-key minute cells into cells of a coarser resolution. */
+function coarsen(minutes: readonly RollupCell[], res: RollupResolution): RollupCell[] {
+  const out = new Map<string, Map<number, RollupCell>>();
+  for (const m of minutes) {
+    const value = m.keys[0]!;
+    let buckets = out.get(value);
+    if (buckets === undefined) out.set(value, (buckets = new Map()));
+    const bucket = bucketOf(m.bucketUs, res);
+    let cell = buckets.get(bucket);
+    if (cell === undefined) buckets.set(bucket, (cell = emptyCell(m.keys, bucket, m.fields.length)));
+    mergeCell(cell, m);
+  }
+  const flat: RollupCell[] = [];
+  for (const buckets of out.values()) for (const cell of buckets.values()) flat.push(cell);
+  return flat;
+}
+
 /** Merges cells into cells keyed by one key column (`keyIndex`) and the same bucket. */
 function projectCells(cells: readonly RollupCell[], keyIndex: number): RollupCell[] {
   const out = new Map<string, Map<number, RollupCell>>();
@@ -105,13 +122,12 @@ export class RollupAccumulator {
   take(): RollupDeltaSet {
     const full = this.takeFull();
     const byColumn: Record<string, RollupDeltas> = {};
+    // A column's minute cells come from the full series' minute cells; its hours and days from its
+    // own minutes, which are far fewer than the full series' hours.
     if (this.layout.keys.length > 1)
       this.layout.keys.forEach((k, i) => {
-        byColumn[k.name] = {
-          '1m': projectCells(full['1m'], i),
-          '1h': projectCells(full['1h'], i),
-          '1d': projectCells(full['1d'], i),
-        };
+        const minutes = projectCells(full['1m'], i);
+        byColumn[k.name] = { '1m': minutes, '1h': coarsen(minutes, '1h'), '1d': coarsen(minutes, '1d') };
       });
     return { full, byColumn };
   }

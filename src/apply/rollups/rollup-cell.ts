@@ -15,11 +15,13 @@ export const RESOLUTION_US: Readonly<Record<RollupResolution, number>> = {
 };
 
 /**
- * Rollup sketches are smaller than the statistics snapshot's: one lives in every stored bucket.
- * Up to 64 values a sketch stays exact (at most 517 bytes stored); past that it keeps at most about
- * 100 centroids (about 1.6 KB), with a rank error near 1%.
+ * Rollup sketches are smaller than the statistics snapshot's: one lives in every stored bucket. In
+ * memory a sketch buffers up to 512 values before compressing (compressing more often costs more
+ * than the values); stored, a sketch of up to `ROLLUP_EXACT_VALUES` values keeps them all (at most
+ * 517 bytes), and a larger one at most about 100 centroids (about 1.6 KB), with a rank error near 1%.
  */
-export const ROLLUP_SKETCH: QuantileSketchOptions = { compression: 100, maxBuffer: 64 };
+export const ROLLUP_SKETCH: QuantileSketchOptions = { compression: 100, maxBuffer: 512 };
+export const ROLLUP_EXACT_VALUES = 64;
 
 export interface FieldRollup {
   /** Values present (a missing optional value is not counted). */
@@ -79,7 +81,7 @@ export function emptyCell(keys: readonly string[], bucketUs: number, fieldCount:
 
 export function addValue(r: FieldRollup, x: number): void {
   if (x !== x) return;
-  if (r.count === 2 && r.sketch === null) r.sketch = sketchOf({ ...r, count: 2 });
+  if (r.count === 2 && r.sketch === null) r.sketch = sketchOf(r);
   if (r.sketch !== null) r.sketch.add(x);
   r.count++;
   r.sum += x;
@@ -92,7 +94,7 @@ export function addValue(r: FieldRollup, x: number): void {
 export function mergeField(into: FieldRollup, from: FieldRollup): void {
   if (from.count === 0) return;
   if (into.count + from.count > 2) {
-    const own = sketchOf({ ...into });
+    const own = sketchOf(into);
     if (from.sketch !== null) own.merge(from.sketch);
     else smallValues(from, (x) => own.add(x));
     into.sketch = own;

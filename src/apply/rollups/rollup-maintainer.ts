@@ -8,8 +8,8 @@ import type { SeriesStore } from '../../store/series-store.js';
 import type { AppliedBatch, Applier } from '../applier.js';
 import { RollupAccumulator } from './rollup-accumulator.js';
 
-/** Rows folded into one rollup transaction at most. */
-const SLICE_ROWS = 100_000;
+/** Rows folded into one rollup transaction at most: folding is synchronous, so this bounds how long it holds the event loop. */
+const SLICE_ROWS = 20_000;
 
 interface QueuedBatch {
   layout: DatasetLayout;

@@ -9,7 +9,7 @@ import {
   type DuckDBDataChunk,
   type DuckDBTableFunctionBindInfo,
 } from '@duckdb/node-api';
-import type { RollupCell } from '../../apply/rollups/rollup-cell.js';
+import { ROLLUP_EXACT_VALUES, type RollupCell } from '../../apply/rollups/rollup-cell.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import { APPEND_CHUNK_ROWS } from './duckdb-chunk-writer.js';
@@ -36,7 +36,6 @@ export class RollupRowsSource {
   private pending: PendingCells | undefined;
   private readonly scratch = new VectorScratch(APPEND_CHUNK_ROWS);
   private readonly identity = Uint32Array.from({ length: APPEND_CHUNK_ROWS }, (_, i) => i);
-  private readonly numbers = new Float64Array(APPEND_CHUNK_ROWS);
 
   constructor(conn: DuckDBConnection) {
     conn.registerTableFunction(
@@ -109,33 +108,61 @@ export class RollupRowsSource {
     const { cells, at } = p;
     const s = this.scratch;
     const rows = this.identity;
-    const nums = this.numbers;
+    const nk = p.layout.keys.length;
+    const nf = p.layout.fields.length;
+    // One pass over the cells gathers every column; then each column is one copy into its vector.
+    const cols = this.columns(nk, nf, size);
+    for (let j = 0; j < size; j++) {
+      const c = cells[at + j]!;
+      for (let k = 0; k < nk; k++) cols.keys[k]![j] = c.keys[k]!;
+      cols.bucket[j] = c.bucketUs;
+      cols.rows[j] = c.rows;
+      for (let f = 0; f < nf; f++) {
+        const r = c.fields[f]!;
+        const o = f * 5;
+        cols.nums[o]![j] = r.count;
+        cols.nums[o + 1]![j] = r.sum;
+        // NaN is stored as NULL: an empty field has no min or max.
+        cols.nums[o + 2]![j] = r.count === 0 ? NaN : r.min;
+        cols.nums[o + 3]![j] = r.count === 0 ? NaN : r.max;
+        cols.nums[o + 4]![j] = r.sumSq;
+        cols.blobs[f]![j] = r.sketch === null ? null : r.sketch.toBytes(ROLLUP_EXACT_VALUES);
+      }
+    }
     duckdb.data_chunk_reset(chunk);
     duckdb.data_chunk_set_size(chunk, size);
     let col = 0;
     const next = (): duckdb.Vector => duckdb.data_chunk_get_vector(chunk, col++);
-    const numbers = (get: (c: RollupCell) => number, int: boolean): void => {
-      for (let j = 0; j < size; j++) nums[j] = get(cells[at + j]!);
-      if (int) fillInt64s(next(), s, nums, rows, 0, size, 'rollup value');
-      else fillDoubles(next(), s, nums, rows, 0, size);
+    for (let k = 0; k < nk; k++) fillStrings(next(), s, cols.keys[k]!, rows, 0, size);
+    fillInt64s(next(), s, cols.bucket, rows, 0, size, 'bucket');
+    fillInt64s(next(), s, cols.rows, rows, 0, size, 'rows');
+    for (let f = 0; f < nf; f++) {
+      fillInt64s(next(), s, cols.nums[f * 5]!, rows, 0, size, 'count');
+      for (let part = 1; part < 5; part++) fillDoubles(next(), s, cols.nums[f * 5 + part]!, rows, 0, size);
+      fillBlobs(next(), s, cols.blobs[f]!, size);
+    }
+  }
+
+  private scratchColumns: ReturnType<RollupRowsSource['makeColumns']> | undefined;
+
+  private columns(nk: number, nf: number, size: number) {
+    const c = this.scratchColumns;
+    if (c !== undefined && c.keys.length === nk && c.blobs.length === nf) {
+      for (const b of c.blobs) b.length = size;
+      for (const k of c.keys) k.length = size;
+      return c;
+    }
+    return (this.scratchColumns = this.makeColumns(nk, nf));
+  }
+
+  private makeColumns(nk: number, nf: number) {
+    const n = APPEND_CHUNK_ROWS;
+    return {
+      keys: Array.from({ length: nk }, () => new Array<string>(n)),
+      bucket: new Float64Array(n),
+      rows: new Float64Array(n),
+      nums: Array.from({ length: nf * 5 }, () => new Float64Array(n)),
+      blobs: Array.from({ length: nf }, () => new Array<Uint8Array | null>(n).fill(null)),
     };
-    p.layout.keys.forEach((_, k) => {
-      const values: string[] = new Array<string>(size);
-      for (let j = 0; j < size; j++) values[j] = cells[at + j]!.keys[k]!;
-      fillStrings(next(), s, values, rows, 0, size);
-    });
-    numbers((c) => c.bucketUs, true);
-    numbers((c) => c.rows, true);
-    p.layout.fields.forEach((_, f) => {
-      numbers((c) => c.fields[f]!.count, true);
-      numbers((c) => c.fields[f]!.sum, false);
-      // NaN is stored as NULL: an empty field has no min or max.
-      numbers((c) => (c.fields[f]!.count === 0 ? NaN : c.fields[f]!.min), false);
-      numbers((c) => (c.fields[f]!.count === 0 ? NaN : c.fields[f]!.max), false);
-      numbers((c) => c.fields[f]!.sumSq, false);
-      const blobs: (Uint8Array | null)[] = new Array<Uint8Array | null>(size);
-      for (let j = 0; j < size; j++) blobs[j] = cells[at + j]!.fields[f]!.sketch?.toBytes() ?? null;
-      fillBlobs(next(), s, blobs, size);
-    });
   }
 }
