@@ -11,11 +11,14 @@ import { SluiceError } from './core/errors.js';
 import { IngestMetrics } from './ingest/ingest-metrics.js';
 import { DecodePool } from './ingest/decode-pool.js';
 import { UploadProcessor } from './ingest/upload-processor.js';
-import { UploadQueue } from './ingest/upload-queue.js';
+import { FairScheduler } from './ingest/fair-scheduler.js';
+import { Admission } from './ingest/admission.js';
+import { InflightBytes } from './ingest/inflight-bytes.js';
 import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
+import { TusUploads } from './ingest/uploads/tus-uploads.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
 import type { Logger } from './observability/logger.js';
@@ -50,8 +53,14 @@ export class Sluice {
   readonly auth: Authenticator;
   readonly lifecycle: UploadLifecycle;
   readonly uploads: UploadService;
+  /** Resumable (tus) uploads: creation, durable progress, termination and expiry. */
+  readonly tus: TusUploads;
+  readonly spool: Spool;
   readonly datasets: DatasetService;
-  readonly queue: UploadQueue;
+  readonly queue: FairScheduler;
+  readonly inflight = new InflightBytes();
+  /** Request rate per key, and caps on in-flight upload bytes (429/503 with Retry-After). */
+  readonly admission: Admission;
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
@@ -86,10 +95,13 @@ export class Sluice {
     });
     this.auth = new Authenticator(this.meta);
     const spool = new Spool(config.data_dir);
+    this.spool = spool;
     const versions = new ReplaceVersions(this.meta, this.registry, this.snapshot, log);
     this.versions = versions;
     this.lifecycle = new UploadLifecycle(this.meta, versions, this.ingestMetrics, log);
+    this.admission = new Admission(config.limits, this.inflight);
     this.lifecycle.onFinished((row) => {
+      this.inflight.release(row.id);
       if (config.ingest.keep_files === 'never') spool.remove(row.id);
     });
     const processor = new UploadProcessor({
@@ -100,11 +112,13 @@ export class Sluice {
       spool,
       lifecycle: this.lifecycle,
       decoders: this.decoders,
+      inflight: this.inflight,
       log,
     });
-    this.queue = new UploadQueue(
+    this.queue = new FairScheduler(
       config.ingest.workers,
-      (id) => processor.process(id),
+      config.ingest.turn_bytes,
+      (id, budget) => processor.process(id, budget),
       (depth) => this.ingestMetrics.queueDepth.set(depth),
     );
     this.uploads = new UploadService({
@@ -115,6 +129,18 @@ export class Sluice {
       queue: this.queue,
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
+      inflight: this.inflight,
+      log,
+    });
+    this.tus = new TusUploads({
+      registry: this.registry,
+      meta: this.meta,
+      spool,
+      uploads: this.uploads,
+      lifecycle: this.lifecycle,
+      queue: this.queue,
+      metrics: this.ingestMetrics,
+      inflight: this.inflight,
       log,
     });
     this.applier = new Applier({

@@ -19,10 +19,11 @@ export function promotionExpiration(id: number): string {
   );
 }
 
-export function* promotionsFile(rows: number, chunkRows = 50_000): Generator<string> {
+/** `priceOffset` makes a second snapshot whose records differ from the first in every row. */
+export function* promotionsFile(rows: number, chunkRows = 50_000, priceOffset = 0): Generator<string> {
   let out = '';
   for (let id = 1; id <= rows; id++) {
-    out += `${id},${promotionPrice(id)},${promotionExpiration(id)}\n`;
+    out += `${id},${promotionPrice(id) + priceOffset},${promotionExpiration(id)}\n`;
     if (id % chunkRows === 0) {
       yield out;
       out = '';

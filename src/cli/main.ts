@@ -15,12 +15,21 @@ program
 
 program
   .command('upload <file>')
-  .description('upload a CSV or NDJSON file, show progress, then print the processing report')
+  .description(
+    'upload a CSV or NDJSON file, show progress, then print the processing report; large files are resumable (tus)',
+  )
   .requiredOption('-d, --dataset <name>', 'dataset to upload to')
   .option('--url <url>', 'server URL (default SLUICE_URL or http://127.0.0.1:8080)')
   .option('--key <key>', 'API key (default SLUICE_KEY, or the admin key in ./data/admin.key)')
   .option('--idempotency-key <key>', 'make a retry of this upload count once')
   .option('--no-wait', 'return once the bytes are accepted, without waiting for processing')
+  .option('--resume', "continue this file's unfinished upload from an earlier run (implies tus)")
+  .option(
+    '--tus-threshold <bytes>',
+    'files of at least this size are sent resumably with tus',
+    String(8 * 1024 * 1024),
+  )
+  .option('--chunk-size <bytes>', 'bytes per tus PATCH request', String(32 * 1024 * 1024))
   .action(upload);
 
 const keys = program.command('keys').description('manage API keys');

@@ -11,6 +11,15 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
  * environment overrides apply (see load.ts), and the result is frozen. docs/configuration.md
  * documents every option.
  */
+/** A token bucket: sustained requests per second (0 = unlimited) and the burst it may save up. */
+const rateRule = z
+  .object({
+    requests_per_second: z.number().min(0).default(20_000),
+    /** Tokens the bucket holds; defaults to two seconds' worth. */
+    burst: z.number().int().min(1).optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -49,6 +58,43 @@ export const configSchema = z
         max_upload_bytes: z.number().int().min(0).default(0),
         /** How long finished uploads' spooled files are kept before deletion. */
         keep_files: z.enum(['never', 'always']).default('never'),
+        /**
+         * Bytes a client's upload is processed for per turn before another client's turn (deficit
+         * round-robin). Smaller is fairer; larger wastes less re-decoding at turn boundaries.
+         */
+        turn_bytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(4 * 1024 * 1024),
+        /** Resumable (tus) uploads not completed within this time are removed (a duration, e.g. 24h). */
+        tus_expiration: z.string().default('24h'),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** Upload bytes received but not yet processed, per client; past it uploads get 429. */
+        client_inflight_bytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(2 * 1024 ** 3),
+        /** The same, for all clients together; past it uploads get 503. */
+        total_inflight_bytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(8 * 1024 ** 3),
+        /** Request rate per API key (token bucket): a default, then overrides by role and by key id. */
+        rate: z
+          .object({
+            default: rateRule.prefault({}),
+            roles: z.partialRecord(z.enum(['admin', 'writer', 'reader']), rateRule).default({}),
+            keys: z.record(z.string(), rateRule).default({}),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

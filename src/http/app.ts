@@ -11,6 +11,7 @@ import { datasetRoutes } from './routes/datasets.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
+import { tusRoutes } from './routes/tus.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { requestAnalyticsFacade } from './facades/request-analytics.js';
@@ -39,7 +40,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   // The API speaks JSON; only the upload routes below take other bodies.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
-  registerAuth(app, sluice.auth);
+  registerAuth(app, sluice.auth, (p) => sluice.admission.checkRate(p));
   registerHttpMetrics(app, sluice.metrics);
 
   await app.register(swagger, {
@@ -71,6 +72,7 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     await scope.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 20 } });
     uploadRoutes(scope, sluice);
+    tusRoutes(scope, sluice);
     seedFacades(scope, sluice);
   });
   return app;

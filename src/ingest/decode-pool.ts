@@ -2,6 +2,12 @@ import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../core/errors.js';
 import type { DecodeJob, FromDecoder, ToDecoder } from './decode-protocol.js';
 
+export interface DecodeEnd {
+  nextSeq: number;
+  /** False when the job stopped at its `limit` with the body still incomplete. */
+  finished: boolean;
+}
+
 /** What the caller does with each decoded batch, in order; the next is not sent until it resolves. */
 export interface DecodeSink {
   batch(payload: Uint8Array, seq: number, end: DecodeJob['start']): Promise<void>;
@@ -17,9 +23,9 @@ export class DecodePool {
 
   /**
    * Decodes one upload on a thread. Resolves with the next sequence number once every batch has been
-   * handed to the sink; rejects on a decode error. `signal` stops the thread early.
+   * handed to the sink, or null when `signal` stopped it early; rejects on a decode error.
    */
-  async decode(job: DecodeJob, sink: DecodeSink, signal: AbortSignal): Promise<number | null> {
+  async decode(job: DecodeJob, sink: DecodeSink, signal: AbortSignal): Promise<DecodeEnd | null> {
     const worker = this.idle.pop() ?? this.spawn();
     let reusable = false;
     try {
@@ -53,7 +59,7 @@ function runJob(
   job: DecodeJob,
   sink: DecodeSink,
   signal: AbortSignal,
-): Promise<number | null> {
+): Promise<DecodeEnd | null> {
   return new Promise((resolve, reject) => {
     // Batches are handled one after another, in arrival order.
     let chain = Promise.resolve();
@@ -85,7 +91,8 @@ function runJob(
           }
         });
       } else if (msg.type === 'end') {
-        void chain.then(() => !failed && finish(() => resolve(msg.nextSeq)));
+        const end = { nextSeq: msg.nextSeq, finished: msg.finished };
+        void chain.then(() => !failed && finish(() => resolve(end)));
       } else {
         failed = true;
         void chain.then(() =>

@@ -10,6 +10,13 @@ export interface DecodeJob extends Omit<DecoderOptions, 'layout' | 'source'> {
   spec: DatasetSpec;
   /** Batches the thread may send ahead of acknowledgements. */
   window: number;
+  /**
+   * Durable end of the body so far (a resumable upload still arriving); null reads to the end of file.
+   * Bytes past it may be rewritten by the client and are never read.
+   */
+  limit: number | null;
+  /** True when the body ends at `limit` (or at end of file): the last row is then complete. */
+  final: boolean;
 }
 
 export type ToDecoder =
@@ -21,5 +28,6 @@ export type ToDecoder =
 export type FromDecoder =
   /** `payload` is `encodeBatch(batch)`; its buffer is transferred, not copied. */
   | { type: 'batch'; seq: number; end: SourcePosition; payload: Uint8Array }
-  | { type: 'end'; nextSeq: number }
+  /** `finished`: the whole body is decoded; otherwise decoding stopped at `limit`, to resume later. */
+  | { type: 'end'; nextSeq: number; finished: boolean }
   | { type: 'error'; message: string };

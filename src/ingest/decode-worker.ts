@@ -57,16 +57,21 @@ async function run(job: DecodeJob): Promise<void> {
     };
     fd = fs.openSync(job.path, 'r');
     let pos = job.start.offset;
+    const limit = job.limit ?? Infinity;
     for (;;) {
       if (stopped) return;
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
-      const n = fs.readSync(fd, buf, 0, READ_CHUNK, pos);
+      const want = Math.min(READ_CHUNK, limit - pos);
+      if (want <= 0) break;
+      const buf = Buffer.allocUnsafe(want);
+      const n = fs.readSync(fd, buf, 0, want, pos);
       if (n === 0) break;
       pos += n;
-      await ship(decoder.push(n === READ_CHUNK ? buf : buf.subarray(0, n)));
+      await ship(decoder.push(n === want ? buf : buf.subarray(0, n)));
     }
-    await ship(decoder.end());
-    if (!stopped) send({ type: 'end', nextSeq });
+    // A body still arriving stops at its durable end: the rows after the last full batch are decoded
+    // again, from the committed position, when more bytes are durable.
+    if (job.final) await ship(decoder.end());
+    if (!stopped) send({ type: 'end', nextSeq, finished: job.final });
   } catch (err) {
     send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
   } finally {

@@ -40,6 +40,10 @@ export interface UploadRow {
   batchCount: number | null;
   /** Replace mode: the version this upload builds. */
   version: number | null;
+  /** `http`: one request carries the whole body; `tus`: resumable, the body arrives in PATCHes. */
+  protocol: 'http' | 'tus';
+  /** Declared body length of a tus upload (null while deferred, and for plain uploads). */
+  uploadLength: number | null;
   error: string | null;
   createdAt: number;
   receivedAt: number | null;
@@ -50,7 +54,8 @@ export interface UploadRow {
 export type NewUpload = Pick<
   UploadRow,
   'id' | 'dataset' | 'client' | 'format' | 'contentType' | 'filename' | 'idempotencyKey' | 'version'
->;
+> &
+  Partial<Pick<UploadRow, 'protocol' | 'uploadLength'>>;
 
 export type UploadPatch = Partial<
   Pick<
@@ -62,6 +67,7 @@ export type UploadPatch = Partial<
     | 'nextSeq'
     | 'batchCount'
     | 'version'
+    | 'uploadLength'
     | 'error'
     | 'receivedAt'
     | 'startedAt'

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
-import type { SluiceConfig } from '../../src/config/schema.js';
+import type { SluiceConfig, SluiceConfigInput } from '../../src/config/schema.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Sluice } from '../../src/runtime.js';
@@ -15,8 +15,8 @@ export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
 }
 
-/** The shipped config, pointed at a fresh data dir. */
-export function testConfig(dataDir: string, patch: Partial<SluiceConfig> = {}): SluiceConfig {
+/** The shipped config, pointed at a fresh data dir; `patch` sections are validated, so defaults fill gaps. */
+export function testConfig(dataDir: string, patch: Partial<SluiceConfigInput> = {}): SluiceConfig {
   const shipped = loadConfig({
     SLUICE_CONFIG: path.resolve(import.meta.dirname, '../../sluice.yaml'),
   }).config;
@@ -34,7 +34,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { dataDir?: string; config?: Partial<SluiceConfig> } = {},
+  opts: { dataDir?: string; config?: Partial<SluiceConfigInput> } = {},
 ): Promise<Harness> {
   const dataDir = opts.dataDir ?? tempDir();
   const config = testConfig(dataDir, opts.config);

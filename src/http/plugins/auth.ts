@@ -17,13 +17,18 @@ declare module 'fastify' {
 
 /**
  * Every route declares `config.access`; a route that forgets it needs an admin key, so a mistake
- * fails closed.
+ * fails closed. `limit` runs for every admitted key (the per-key request rate) and throws to refuse.
  */
-export function registerAuth(app: FastifyInstance, auth: Authenticator): void {
+export function registerAuth(
+  app: FastifyInstance,
+  auth: Authenticator,
+  limit: (principal: Principal) => void = () => {},
+): void {
   app.decorateRequest('principal', null);
   const admit = (request: FastifyRequest, access: Role, principal: Principal): void => {
     if (!allows(principal, access))
       throw new SluiceError('forbidden', `This call needs the ${access} role; the key has ${principal.role}`);
+    limit(principal);
     request.principal = principal;
   };
   // Callback style, so a request whose key is cached costs no promise (lookups run at this rate).

@@ -19,6 +19,7 @@ export async function receiveUpload(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const principal = requireDataset(req, dataset, 'writer');
+  sluice.admission.checkUploadBytes(principal.id);
   const { layout } = sluice.registry.get(dataset);
   const body = await uploadBody(req, layout.spec.format);
   const key = req.headers['idempotency-key'];

@@ -13,6 +13,8 @@ export interface ActiveUpload {
   /** Aborts decoding (cancel, shutdown). */
   readonly abort: AbortController;
   finishing: boolean;
+  /** Smallest processing turn, in bytes, after a turn too small to emit a batch (see UploadProcessor). */
+  minTurnBytes: number;
 }
 
 /** Hooks the replace-mode swap into the finish of an upload; see ReplaceVersions. */
@@ -49,6 +51,7 @@ export class UploadLifecycle {
       batchCount: row.batchCount,
       abort: new AbortController(),
       finishing: false,
+      minTurnBytes: 0,
     };
     this.active.set(row.id, entry);
     return entry;

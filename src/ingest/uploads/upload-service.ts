@@ -7,7 +7,8 @@ import { SluiceError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { MetaStore, UploadFilter, UploadRow } from '../../store/meta-store.js';
 import type { IngestMetrics } from '../ingest-metrics.js';
-import type { UploadQueue } from '../upload-queue.js';
+import type { FairScheduler } from '../fair-scheduler.js';
+import type { InflightBytes } from '../inflight-bytes.js';
 import type { Spool } from './spool.js';
 import type { UploadLifecycle } from './upload-lifecycle.js';
 
@@ -33,9 +34,10 @@ export class UploadService {
       registry: DatasetRegistry;
       meta: MetaStore;
       spool: Spool;
-      queue: UploadQueue;
+      queue: FairScheduler;
       lifecycle: UploadLifecycle;
       metrics: IngestMetrics;
+      inflight: InflightBytes;
       log: Logger;
     },
   ) {}
@@ -77,12 +79,42 @@ export class UploadService {
     return { row: await this.receive(upload, inc.body), created: true };
   }
 
+  /**
+   * Opens a resumable upload whose body arrives later in pieces (tus). It is tracked at once, so its
+   * batches are applied as soon as its first bytes are durable.
+   */
+  async open(
+    inc: Omit<IncomingUpload, 'body' | 'idempotencyKey'> & { uploadLength?: number },
+  ): Promise<UploadRow> {
+    const { registry, meta, lifecycle } = this.deps;
+    const { layout } = registry.get(inc.dataset);
+    const version = layout.spec.mode === 'replace' ? await meta.nextVersion(inc.dataset) : null;
+    const { upload } = await meta.createUpload({
+      id: newId('up'),
+      dataset: inc.dataset,
+      client: inc.principal.id,
+      format: inc.format,
+      contentType: inc.contentType,
+      filename: inc.filename,
+      idempotencyKey: null,
+      version,
+      protocol: 'tus',
+      uploadLength: inc.uploadLength ?? null,
+    });
+    if (upload.version !== null) await meta.beginVersion(layout, upload.version);
+    await lifecycle.track(upload);
+    return upload;
+  }
+
   private async receive(row: UploadRow, body: Readable): Promise<UploadRow> {
     const { config, meta, spool, queue, metrics, lifecycle } = this.deps;
     let bytes: number;
     try {
-      bytes = await spool.receive(row.id, body, config.ingest.max_upload_bytes);
+      bytes = await spool.receive(row.id, body, config.ingest.max_upload_bytes, (n) =>
+        this.deps.inflight.add(row.id, row.client, n),
+      );
     } catch (err) {
+      this.deps.inflight.release(row.id);
       spool.remove(row.id);
       const reason =
         err instanceof SluiceError ? err.message : 'the connection closed before the body was complete';
@@ -102,7 +134,7 @@ export class UploadService {
       status: 'queued',
     });
     metrics.bytes.inc({ dataset: row.dataset }, bytes);
-    queue.enqueue(row.id);
+    queue.enqueue(row.id, row.client);
     return { ...row, bytesReceived: bytes, receiveComplete: true, receivedAt, status: 'queued' };
   }
 
@@ -121,19 +153,29 @@ export class UploadService {
   }
 
   /**
-   * At start: uploads whose body was cut by a crash fail (the client never got a 201 and will retry),
-   * and the rest are queued again from their committed position.
+   * At start: plain uploads whose body was cut by a crash fail (the client never got a 201 and will
+   * retry); resumable ones wait for the client to resume. The rest are queued again from their
+   * committed position.
    */
   async resumeUnfinished(): Promise<number> {
     const { meta, queue, lifecycle, spool, log } = this.deps;
     let resumed = 0;
     for (const row of await meta.unfinishedUploads()) {
+      if (row.protocol === 'tus' && !row.receiveComplete && spool.exists(row.id)) {
+        await lifecycle.track(row);
+        this.deps.inflight.received(row.id, row.client, row.bytesReceived);
+        this.deps.inflight.processed(row.id, row.committed.offset);
+        if (row.committed.offset < row.bytesReceived) queue.enqueue(row.id, row.client);
+        continue;
+      }
       if (!row.receiveComplete || !spool.exists(row.id)) {
         await lifecycle.fail(row.id, 'the server stopped before the body was complete; retry the upload');
         continue;
       }
       await lifecycle.track(row);
-      queue.enqueue(row.id);
+      this.deps.inflight.received(row.id, row.client, row.bytesReceived);
+      this.deps.inflight.processed(row.id, row.committed.offset);
+      queue.enqueue(row.id, row.client);
       resumed++;
       log.info({ upload: row.id, offset: row.committed.offset, seq: row.nextSeq }, 'resuming upload');
     }

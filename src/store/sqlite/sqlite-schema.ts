@@ -124,6 +124,13 @@ const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
       ) WITHOUT ROWID;
     `);
   },
+  // Resumable (tus) uploads: how the body arrives, and the declared length (null until known).
+  (db) => {
+    db.exec(`
+      ALTER TABLE uploads ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http';
+      ALTER TABLE uploads ADD COLUMN upload_length INTEGER;
+    `);
+  },
   (db) => {
     // Background jobs (aggregations): the request and result are JSON text.
     db.exec(`

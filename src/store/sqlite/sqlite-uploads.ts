@@ -29,6 +29,8 @@ interface UploadRecord {
   next_seq: number;
   batch_count: number | null;
   version: number | null;
+  protocol: string;
+  upload_length: number | null;
   error: string | null;
   created_at: number;
   received_at: number | null;
@@ -38,7 +40,7 @@ interface UploadRecord {
 
 const UPLOAD_COLUMNS = `id, dataset, client, status, format, content_type, filename, idempotency_key,
   bytes_received, receive_complete, committed_offset, committed_line, next_seq, batch_count, version,
-  error, created_at, received_at, started_at, finished_at`;
+  protocol, upload_length, error, created_at, received_at, started_at, finished_at`;
 
 /** Patch fields that map one-to-one onto a column; `committed` spans two and is handled apart. */
 const PATCH_COLUMNS = {
@@ -48,6 +50,7 @@ const PATCH_COLUMNS = {
   nextSeq: 'next_seq',
   batchCount: 'batch_count',
   version: 'version',
+  uploadLength: 'upload_length',
   error: 'error',
   receivedAt: 'received_at',
   startedAt: 'started_at',
@@ -72,6 +75,8 @@ function toUpload(r: UploadRecord): UploadRow {
     nextSeq: r.next_seq,
     batchCount: r.batch_count,
     version: r.version,
+    protocol: r.protocol as UploadRow['protocol'],
+    uploadLength: r.upload_length,
     error: r.error,
     createdAt: r.created_at,
     receivedAt: r.received_at,
@@ -107,8 +112,8 @@ export class SqliteUploads {
   constructor(private readonly db: SqliteDatabase) {
     this.insertUpload = db.prepare(
       `INSERT INTO uploads (id, dataset, client, status, format, content_type, filename, idempotency_key,
-         version, created_at)
-       VALUES (?, ?, ?, 'receiving', ?, ?, ?, ?, ?, ?)`,
+         version, protocol, upload_length, created_at)
+       VALUES (?, ?, ?, 'receiving', ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.selectById = db.prepare(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = ?`);
     this.selectByIdempotency = db.prepare(
@@ -180,6 +185,8 @@ export class SqliteUploads {
         row.filename,
         row.idempotencyKey,
         row.version,
+        row.protocol ?? 'http',
+        row.uploadLength ?? null,
         now,
       );
       return { upload: toUpload(this.selectById.get(row.id) as UploadRecord), created: true };
