@@ -202,7 +202,7 @@ export class Sluice {
     await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
     await this.datasets.load(this.config.datasets);
     await this.applier.rebuild();
-    await this.rollups.recover();
+    await this.rollups.prepareRecovery();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);

@@ -154,13 +154,13 @@ export interface SeriesStore {
   /** The row with the greatest time among rows matching the key filter. */
   latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined>;
   /**
-   * Streams every stored row of the dataset in chunks; with `afterSeq`, only rows of batches whose
-   * apply sequence is greater (the tail that rollups have not stored yet).
+   * Streams every stored row of the dataset in chunks; with `afterSeq` / `throughSeq`, only rows of
+   * batches whose apply sequence is in (afterSeq, throughSeq] (the tail rollups have not stored yet).
    */
   scan(
     layout: DatasetLayout,
     onChunk: (chunk: ScanChunk) => void,
-    opts?: { afterSeq?: number },
+    opts?: { afterSeq?: number; throughSeq?: number },
   ): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;
   /** Apply sequence of the last batch stored (0 before the first). Capability `rollups`. */

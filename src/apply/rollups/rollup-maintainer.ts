@@ -8,6 +8,9 @@ import type { SeriesStore } from '../../store/series-store.js';
 import type { AppliedBatch, Applier } from '../applier.js';
 import { RollupAccumulator } from './rollup-accumulator.js';
 
+/** Batches (apply sequences) read back per transaction while recovering. */
+const RECOVER_SEQS = 4;
+
 /** Rows folded into one rollup transaction at most: folding is synchronous, so this bounds how long it holds the event loop. */
 const SLICE_ROWS = 20_000;
 
@@ -36,6 +39,9 @@ export interface RollupMaintainerOptions {
 export class RollupMaintainer {
   /** Batches applied but not yet in the stored rollups, per dataset, in apply order. */
   private readonly queued = new Map<string, QueuedBatch[]>();
+  /** Applied rows missing from the stored rollups at start, by apply sequence range (from, to]. */
+  private tails: { layout: DatasetLayout; from: number; to: number }[] = [];
+  private recovering: Promise<void> | undefined;
   private pendingRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -101,36 +107,66 @@ export class RollupMaintainer {
   }
 
   /**
-   * At start, before batches are applied: merges rows stored after each dataset's watermark. The
-   * whole tail is read, which after a crash is at most the last flush interval's rows.
+   * At start, before any batch is applied: notes, per dataset, the applied rows the stored rollups
+   * lack (apply sequences after its watermark, up to the last one stored). `start` then merges them
+   * in the background, so a long tail does not delay readiness; flushes of newer rows wait for it.
    */
-  async recover(): Promise<void> {
+  async prepareRecovery(): Promise<void> {
     if (!this.enabled) return;
-    const { series, registry, log } = this.deps;
+    const { series, registry } = this.deps;
     const last = await series.lastSeq();
+    this.tails = [];
     for (const { layout } of registry.list()) {
       if (layout.spec.mode !== 'append') continue;
       const mark = await series.rollupWatermark(layout.spec.name);
-      if (mark >= last) continue;
-      const acc = new RollupAccumulator(layout);
-      let rows = 0;
-      await series.scan(
-        layout,
-        (chunk) => {
-          acc.add(chunk);
-          rows += chunk.length;
-        },
-        { afterSeq: mark },
-      );
-      await series.mergeRollups(layout, acc.take(), last);
-      this.recovered.inc({ dataset: layout.spec.name }, rows);
-      if (rows > 0)
-        log.info({ dataset: layout.spec.name, rows }, 'rollups caught up with rows applied before a stop');
+      if (mark < last) this.tails.push({ layout, from: mark, to: last });
     }
+  }
+
+  /** Runs recovery once; after a failure, the next call tries again from the watermark reached. */
+  private ensureRecovered(): Promise<void> {
+    if (this.tails.length === 0) return Promise.resolve();
+    this.recovering ??= this.recover().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  /** Merges the tails found by `prepareRecovery`, a few batches per transaction. */
+  private async recover(): Promise<void> {
+    const { series, log } = this.deps;
+    for (const tail of this.tails) {
+      const name = tail.layout.spec.name;
+      let rows = 0;
+      for (let from = tail.from; from < tail.to;) {
+        const to = Math.min(tail.to, from + RECOVER_SEQS);
+        if (!this.deps.registry.has(name)) break;
+        const acc = new RollupAccumulator(tail.layout);
+        await series.scan(
+          tail.layout,
+          (chunk) => {
+            acc.add(chunk);
+            rows += chunk.length;
+          },
+          { afterSeq: from, throughSeq: to },
+        );
+        await series.mergeRollups(tail.layout, acc.take(), to);
+        from = to;
+        // A failed step is retried from here, not from the start of the tail.
+        tail.from = to;
+        await yieldToEventLoop();
+      }
+      this.recovered.inc({ dataset: name }, rows);
+      if (rows > 0) log.info({ dataset: name, rows }, 'rollups caught up with rows applied before a stop');
+    }
+    this.tails = [];
   }
 
   start(): void {
     if (!this.enabled || this.timer !== undefined) return;
+    this.ensureRecovered().catch((err: unknown) =>
+      this.deps.log.error({ err }, 'rollup recovery failed; the next flush tries again'),
+    );
     this.timer = setInterval(() => this.requestFlush(), this.deps.options.flushIntervalMs);
     this.timer.unref();
   }
@@ -159,6 +195,8 @@ export class RollupMaintainer {
   }
 
   private async flushQueued(): Promise<void> {
+    // Newer rows go in only after the tail before them: the watermark covers everything below it.
+    await this.ensureRecovered();
     const entries = [...this.queued.entries()];
     this.queued.clear();
     const stop = this.flushSeconds.startTimer();

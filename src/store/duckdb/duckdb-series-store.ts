@@ -510,7 +510,7 @@ export class DuckDbSeriesStore implements SeriesStore {
   async scan(
     layout: DatasetLayout,
     onChunk: (chunk: ScanChunk) => void,
-    opts: { afterSeq?: number } = {},
+    opts: { afterSeq?: number; throughSeq?: number } = {},
   ): Promise<void> {
     const { readers } = this.open();
     if (!this.tables.has(tableNameOf(layout.spec.name))) return;
@@ -525,12 +525,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     };
     await readers.run(async (conn) => {
       try {
-        await streamScan(
-          conn,
-          layout,
-          guarded,
-          scanSql(layout, this.sourceOf(layout.spec.name), opts.afterSeq),
-        );
+        await streamScan(conn, layout, guarded, scanSql(layout, this.sourceOf(layout.spec.name), opts));
       } catch (e) {
         // The caller's own error reaches it unchanged.
         throw callbackFailed ? e : storeError(`scanning ${layout.spec.name}`, e);

@@ -216,18 +216,24 @@ export function latestSql(layout: DatasetLayout, keys: KeyFilter, source: string
   return { sql, params };
 }
 
-/** Result columns: keys, `t_us`, fields, `_hash`; with `afterSeq`, rows of later batches only. */
-export function scanSql(layout: DatasetLayout, source: string, afterSeq?: number): string {
+/** Result columns: keys, `t_us`, fields, `_hash`; with sequence bounds, rows of those batches only. */
+export function scanSql(
+  layout: DatasetLayout,
+  source: string,
+  seqs: { afterSeq?: number; throughSeq?: number } = {},
+): string {
   const cols = [
     ...layout.keys.map((k) => quoteIdent(k.name)),
     `epoch_us(${quoteIdent(TIME_COLUMN)})::DOUBLE AS t_us`,
     ...layout.fields.map((f) => quoteIdent(f.name)),
     quoteIdent(HASH_COLUMN),
   ];
-  // afterSeq is an integer the store produced, never client input.
-  const where =
-    afterSeq === undefined ? '' : ` WHERE ${quoteIdent(SEQ_COLUMN)} > ${Math.trunc(afterSeq).toString()}`;
-  return `SELECT ${cols.join(', ')} FROM ${source}${where}`;
+  // The bounds are integers the store produced, never client input.
+  const where: string[] = [];
+  if (seqs.afterSeq !== undefined) where.push(`${quoteIdent(SEQ_COLUMN)} > ${Math.trunc(seqs.afterSeq)}`);
+  if (seqs.throughSeq !== undefined)
+    where.push(`${quoteIdent(SEQ_COLUMN)} <= ${Math.trunc(seqs.throughSeq)}`);
+  return `SELECT ${cols.join(', ')} FROM ${source}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
 }
 
 /** `(SELECT * FROM a UNION ALL SELECT * FROM b …)`: the tables holding a dataset's rows, as one source. */
