@@ -4,7 +4,8 @@
  * byte until the upload is done) and the server's peak RSS, sampled throughout. The anchor is DuckDB's
  * read_csv of a 2M-row sample of the same generator, in the same run.
  *
- * Run: npm run bench -- huge-upload [--gb 10] [--rss-limit-mb 400]
+ * Run: npm run bench -- huge-upload [--gb 10] [--rss-limit-mb 400] [--duckdb-memory-mb 128]
+ * The server runs with `storage.duckdb_memory_limit` set to `--duckdb-memory-mb`, as a small box would.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import { newExpectation, readingsFile } from '../src/sim/readings-file.js';
 
 const GB = numberArg('gb', 10);
 const RSS_LIMIT_MB = numberArg('rss-limit-mb', 400);
+const DUCKDB_MEMORY_MB = numberArg('duckdb-memory-mb', 128);
 /** A readings row of the generator is about 40 bytes. */
 const BYTES_PER_ROW = 40;
 
@@ -41,7 +43,10 @@ async function main(): Promise<void> {
 
     const dataDir = path.join(tmp.dir, 'data');
     fs.mkdirSync(dataDir);
-    const server = await startSluice({ dataDir });
+    const server = await startSluice({
+      dataDir,
+      extraConfig: `storage:\n  duckdb_memory_limit: ${DUCKDB_MEMORY_MB}MB`,
+    });
     const rows = Math.round((GB * 1e9) / BYTES_PER_ROW);
     const expect = newExpectation();
     const samples: number[] = [];
@@ -85,6 +90,7 @@ async function main(): Promise<void> {
             Math.round(samples[Math.floor(q * (samples.length - 1))] ?? NaN),
           ),
           rss_limit_mb: RSS_LIMIT_MB,
+          duckdb_memory_limit_mb: DUCKDB_MEMORY_MB,
           within_limit: peakRss < RSS_LIMIT_MB,
         }),
       );

@@ -31,6 +31,18 @@ function dirMb(dir: string): number {
   return Math.round(bytes / 2 ** 20);
 }
 
+/** MiB per top-level entry of the data dir (meta.sqlite with its WAL, series.duckdb, batchlog/, uploads/). */
+function breakdown(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    const mb = e.isDirectory() ? dirMb(p) : Math.round(fs.statSync(p).size / 2 ** 20);
+    const group = e.name.replace(/-(wal|shm)$|\.wal$/, '');
+    out[group] = (out[group] ?? 0) + mb;
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const tmp = benchTempDir();
   const v1 = path.join(tmp.dir, 'v1.csv');
@@ -45,6 +57,7 @@ async function main(): Promise<void> {
     const loaded = await waitUploadFinal(server.url, server.auth, first.report.id);
     if (loaded.report.status !== 'done') throw new Error(`first snapshot ${loaded.report.status}`);
     const oneVersionMb = dirMb(dataDir);
+    const oneVersion = breakdown(dataDir);
     const target = { origin: server.url, headers: server.auth, nextPath: () => `/promotions/${randomId()}` };
     const idle = await openLoop(target, {
       rate: RATE,
@@ -103,6 +116,8 @@ async function main(): Promise<void> {
         mixes_seen: mixes,
         serves_new_after_swap: afterBody.price === promotionPrice(1) + OFFSET,
         disk_mb_one_version: oneVersionMb,
+        disk_one_version_by_file: oneVersion,
+        bytes_per_row_one_version: Math.round((oneVersionMb * 2 ** 20) / ROWS),
         disk_mb_peak: peakMb,
         disk_mb_after_swap: dirMb(dataDir),
       }),

@@ -87,7 +87,10 @@ export class Sluice {
     this.metrics = createRegistry();
     this.ingestMetrics = new IngestMetrics(this.metrics);
     this.meta = createMetaStore('sqlite', { path: path.join(config.data_dir, 'meta.sqlite') });
-    this.series = createSeriesStore('duckdb', { path: path.join(config.data_dir, 'series.duckdb') });
+    this.series = createSeriesStore('duckdb', {
+      path: path.join(config.data_dir, 'series.duckdb'),
+      memoryLimit: config.storage.duckdb_memory_limit,
+    });
     this.batchLog = createBatchLog('local', {
       dir: path.join(config.data_dir, 'batchlog'),
       // The log retries a failing batch with backoff; say why, so a stuck pipeline is visible.

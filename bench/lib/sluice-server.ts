@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, spawnTsx, waitHttpOk, type RunningChild } from './child-process.js';
 import { freePort } from './free-port.js';
@@ -21,8 +22,16 @@ export interface SluiceServer {
 export async function startSluice(opts: {
   dataDir: string;
   nodeArgs?: readonly string[];
+  /** Top-level YAML sections appended to the shipped config (written beside the data dir). */
+  extraConfig?: string;
 }): Promise<SluiceServer> {
   const port = await freePort();
+  let config = path.join(REPO_ROOT, 'sluice.yaml');
+  if (opts.extraConfig) {
+    const patched = path.join(path.dirname(opts.dataDir), 'sluice.bench.yaml');
+    fs.writeFileSync(patched, `${fs.readFileSync(config, 'utf8')}\n${opts.extraConfig}\n`);
+    config = patched;
+  }
   const proc = spawnTsx('src/cli/main.ts', ['serve'], {
     nodeArgs: opts.nodeArgs,
     env: {
@@ -31,7 +40,7 @@ export async function startSluice(opts: {
       SLUICE_HOST: '127.0.0.1',
       SLUICE_ADMIN_KEY: BENCH_ADMIN_KEY,
       SLUICE_LOG_LEVEL: 'warn',
-      SLUICE_CONFIG: path.join(REPO_ROOT, 'sluice.yaml'),
+      SLUICE_CONFIG: config,
     },
   });
   const url = `http://127.0.0.1:${port}`;

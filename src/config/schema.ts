@@ -72,6 +72,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    storage: z
+      .object({
+        /**
+         * DuckDB's buffer pool limit (e.g. `512MB`, `2GB`). Larger scans and aggregations spill to disk
+         * past it; the server's memory stays predictable instead of following DuckDB's default of 80% of RAM.
+         */
+        duckdb_memory_limit: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
+          .default('1GB'),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({
         /** Upload bytes received but not yet processed, per client; past it uploads get 429. */

@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.js';
-import { DuckDbSeriesStore } from './duckdb/duckdb-series-store.js';
+import { DuckDbSeriesStore, type DuckDbSeriesStoreOptions } from './duckdb/duckdb-series-store.js';
 import type { MetaStore } from './meta-store.js';
 import type { SeriesStore } from './series-store.js';
 import { SqliteMetaStore } from './sqlite/sqlite-meta-store.js';
@@ -15,7 +15,7 @@ export function createMetaStore(kind: string, opts: { path: string }): MetaStore
 }
 
 /** SeriesStore factory: one adapter per name; unknown names are a config error. */
-export function createSeriesStore(kind: string, opts: { path: string }): SeriesStore {
+export function createSeriesStore(kind: string, opts: DuckDbSeriesStoreOptions): SeriesStore {
   switch (kind) {
     case 'duckdb':
       return new DuckDbSeriesStore(opts);

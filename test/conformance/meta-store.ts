@@ -110,6 +110,8 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
           receivedAt: null,
           startedAt: null,
           finishedAt: null,
+          protocol: 'http',
+          uploadLength: null,
         });
         expect(upload.createdAt).toBeGreaterThanOrEqual(before - 1000);
         expect(await store.getUpload('u1')).toEqual(upload);

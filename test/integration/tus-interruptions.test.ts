@@ -19,7 +19,8 @@ import {
  * a real server process: the unmodified tus-js-client and `sluice upload` both finish with exact counts.
  */
 
-const ROWS = 400_000;
+/** SLUICE_TUS_TEST_ROWS scales the file up (25M rows is about 1 GB) for a manual run. */
+const ROWS = Number(process.env.SLUICE_TUS_TEST_ROWS ?? 400_000);
 const LONG = 120_000;
 const TEST_TIMEOUT = 240_000;
 
@@ -32,7 +33,10 @@ beforeAll(() => {
   work = tempDataDir();
   file = path.join(work, 'readings.csv');
   expected = newExpectation();
-  fs.writeFileSync(file, [...readingsFile({ rows: ROWS, invalidShare: 0.01, seed: 99 }, expected)].join(''));
+  const fd = fs.openSync(file, 'w');
+  for (const chunk of readingsFile({ rows: ROWS, invalidShare: 0.01, seed: 99 }, expected))
+    fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
   size = fs.statSync(file).size;
 });
 

@@ -113,10 +113,14 @@ describe('parseTimeToUs', () => {
 
   it('is fast on the common shapes', () => {
     const texts = Array.from({ length: 1000 }, (_, i) => new Date(1.7e12 + i * 1e6).toISOString());
-    const t0 = performance.now();
+    // Best of several rounds: a shared machine can stall any single one.
     let sum = 0;
-    for (let r = 0; r < 200; r++) for (const t of texts) sum += parseTimeToUs(t)!;
-    const nsPerCall = ((performance.now() - t0) * 1e6) / 200_000;
+    let nsPerCall = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t0 = performance.now();
+      for (let r = 0; r < 40; r++) for (const t of texts) sum += parseTimeToUs(t)!;
+      nsPerCall = Math.min(nsPerCall, ((performance.now() - t0) * 1e6) / 40_000);
+    }
     expect(sum).toBeGreaterThan(0);
     // Loose: about 30 ns here; a Date.parse-based parser is several times slower.
     expect(nsPerCall).toBeLessThan(1000);
