@@ -18,6 +18,8 @@ import { Spool } from './ingest/uploads/spool.js';
 import { UploadLifecycle } from './ingest/uploads/upload-lifecycle.js';
 import { UploadService } from './ingest/uploads/upload-service.js';
 import { RecordWriter } from './ingest/record-writer.js';
+import { LineProtocolWriter } from './ingest/writes/line-protocol-writer.js';
+import { WriteMetrics } from './ingest/writes/write-metrics.js';
 import { TusUploads } from './ingest/uploads/tus-uploads.js';
 import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
@@ -33,6 +35,8 @@ import { RollupMaintainer } from './apply/rollups/rollup-maintainer.js';
 import { RetentionJob } from './apply/retention/retention-job.js';
 import { durationMs } from './core/duration.js';
 import { AnalyticsService } from './query/analytics/analytics-service.js';
+import { Alerting } from './alerts/alerting.js';
+import { BulkReader } from './query/bulk-query.js';
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -64,6 +68,11 @@ export class Sluice {
   readonly applier: Applier;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
+  /** InfluxDB line protocol: measurements to datasets, through `writer`. */
+  readonly lineProtocol: LineProtocolWriter;
+  readonly writeMetrics: WriteMetrics;
+  /** Reads for many keys in one store query (POST /v1/query, repeated key parameters). */
+  readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
   /** Keeps the 1m/1h/1d rollups of append-mode datasets current. */
@@ -73,6 +82,8 @@ export class Sluice {
   readonly analytics: AnalyticsService;
   private readonly decoders = new DecodePool();
   private ready = false;
+  /** Alert rules, channels, summaries and quality counters; `alerting.sink` takes other subsystems' alerts. */
+  readonly alerting: Alerting;
 
   constructor(
     readonly config: Readonly<SluiceConfig>,
@@ -162,6 +173,7 @@ export class Sluice {
       applier: this.applier,
       batchRows: config.ingest.batch_rows,
       maxLineBytes: config.ingest.max_line_bytes,
+      decoders: this.decoders,
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
@@ -191,6 +203,31 @@ export class Sluice {
       rollups: this.rollups,
       log,
     });
+    this.alerting = new Alerting({
+      config: config.alerts,
+      registry: this.registry,
+      meta: this.meta,
+      series: this.series,
+      applier: this.applier,
+      lifecycle: this.lifecycle,
+      metricsRegistry: this.metrics,
+      log,
+    });
+    this.bulkReads = new BulkReader({
+      registry: this.registry,
+      snapshot: this.snapshot,
+      meta: this.meta,
+      series: this.series,
+      queries: this.queries,
+    });
+    this.writeMetrics = new WriteMetrics(this.metrics);
+    this.lineProtocol = new LineProtocolWriter({
+      registry: this.registry,
+      datasets: this.datasets,
+      writer: this.writer,
+      autoCreate: config.writes.line_protocol.auto_create,
+      unknownColumns: config.writes.line_protocol.unknown_columns,
+    });
   }
 
   get isReady(): boolean {
@@ -204,6 +241,7 @@ export class Sluice {
     await this.batchLog.init();
     await bootstrapAdminKey(this.meta, this.config.data_dir, this.config.admin_key, this.log);
     await this.datasets.load(this.config.datasets);
+    await this.alerting.start();
     await this.applier.rebuild();
     await this.rollups.prepareRecovery();
     await this.versions.sweep(await this.meta.unfinishedUploads());
@@ -240,6 +278,7 @@ export class Sluice {
     await this.retention.stop();
     await this.analytics.close();
     await this.rollups.close();
+    await this.alerting.close();
     await this.series.close();
     await this.meta.close();
   }

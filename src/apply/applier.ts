@@ -205,8 +205,10 @@ export class Applier {
         invalid: batch.rejects.length,
         duplicate: res.duplicate,
       };
+      // Read before recording: recording the last batch finishes the upload and forgets it.
+      const client = this.clientOf(batch.source);
       const isNew = await this.record(batch, outcome, res.applied);
-      if (res.applied && isNew) this.notify(layout, batch, keep, outcome, res.seq);
+      if (res.applied && isNew) this.notify({ layout, batch, keep, outcome, client, seq: res.seq });
       this.done(batch, outcome);
       // Let queries in between batches of a large group.
       await yieldToEventLoop();
@@ -226,17 +228,12 @@ export class Applier {
     return isNew;
   }
 
-  private notify(
-    layout: DatasetLayout,
-    batch: ColumnarBatch,
-    keep: Uint8Array | undefined,
-    outcome: BatchOutcome,
-    seq: number,
-  ): void {
-    if (this.listeners.length === 0) return;
-    const client =
-      this.deps.lifecycle.get(batch.source)?.row.client ?? this.streamClient(batch.source) ?? null;
-    const applied: AppliedBatch = { layout, batch, keep, outcome, client, seq };
+  private clientOf(source: string): string | null {
+    return this.deps.lifecycle.get(source)?.row.client ?? this.streamClient(source) ?? null;
+  }
+
+  private notify(applied: AppliedBatch): void {
+    const { batch } = applied;
     for (const listener of this.listeners) {
       try {
         listener(applied);

@@ -50,3 +50,19 @@ export function bearerSecret(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];
 }
+
+/**
+ * The secret of an Authorization header in any form InfluxDB clients send, with a Sluice API key as
+ * the secret: `Bearer <key>`, `Token <key>`, or `Basic base64(user:key)` (the password; the user
+ * name when the password is empty).
+ */
+export function headerSecret(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^(Bearer|Token|Basic)\s+(\S+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  if (m[1]!.toLowerCase() !== 'basic') return m[2];
+  const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return decoded || undefined;
+  return decoded.slice(colon + 1) || decoded.slice(0, colon) || undefined;
+}

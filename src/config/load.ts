@@ -84,6 +84,16 @@ export function formatIssues(source: string, issues: readonly z.core.$ZodIssue[]
     .join('\n');
 }
 
+/** Parses a request body with a schema; `validation_failed` with each issue's path otherwise. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success)
+    throw new SluiceError('validation_failed', formatIssues('body', parsed.error.issues), {
+      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    });
+  return parsed.data;
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);

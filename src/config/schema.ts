@@ -5,6 +5,7 @@ import { parseDuration } from '../core/duration.js';
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
   message: 'expected a duration such as 500ms, 2s, 5m, 1h',
 });
+import { alertsConfigSchema } from '../alerts/alert-config.js';
 
 /**
  * The whole configuration, with defaults. `sluice.yaml` is parsed against this schema, then the
@@ -121,6 +122,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    writes: z
+      .object({
+        /** Largest body of a records or line-protocol write, in bytes (after gzip decoding). */
+        max_body_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * 1024 * 1024),
+        line_protocol: z
+          .object({
+            /** A measurement with no dataset of its name creates one from its tags and fields. */
+            auto_create: z.boolean().default(true),
+            /** A tag or field the dataset lacks: `reject` the line, or `drop` the value and keep the line. */
+            unknown_columns: z.enum(['reject', 'drop']).default('reject'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     datasets: z.array(datasetSchema).default([]),
     rollups: z
       .object({
@@ -138,6 +159,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Alert rules, channels and scheduled summaries (docs/alerts.md). */
+    alerts: alertsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

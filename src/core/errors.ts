@@ -19,6 +19,7 @@ export const ERRORS = {
   bad_multipart: { status: 400, title: 'The multipart body has no usable file field' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
+  partial_write: { status: 400, title: 'Some lines of a line-protocol write were not stored' },
   // auth
   unauthorized: { status: 401, title: 'Missing or invalid API key' },
   forbidden: { status: 403, title: 'The API key lacks the role or dataset scope for this call' },
@@ -50,6 +51,17 @@ export const ERRORS = {
   // server
   internal: { status: 500, title: 'Internal error' },
   store_unavailable: { status: 503, title: 'A storage backend is unavailable', retriable: true },
+  // alerting
+  alert_not_found: { status: 404, title: 'Unknown alert' },
+  alert_rule_not_found: { status: 404, title: 'Unknown alert rule' },
+  channel_not_found: { status: 404, title: 'Unknown alert channel' },
+  silence_not_found: { status: 404, title: 'Unknown silence' },
+  alert_rule_exists: { status: 409, title: 'An alert rule with that id already exists' },
+  channel_exists: { status: 409, title: 'A channel with that id already exists' },
+  alerting_in_config: {
+    status: 409,
+    title: 'The rule or channel is defined in the config file and cannot be changed here',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -2,7 +2,7 @@ import type { Applier } from '../apply/applier.js';
 import { datasetSchema, type DatasetSpec } from '../core/dataset.js';
 import type { DatasetRegistry, RegisteredDataset } from '../core/dataset-registry.js';
 import { SluiceError } from '../core/errors.js';
-import { formatIssues } from '../config/load.js';
+import { parseBody } from '../config/load.js';
 import type { MetaStore } from '../store/meta-store.js';
 import type { SeriesStore } from '../store/series-store.js';
 
@@ -25,12 +25,7 @@ export class DatasetService {
   }
 
   async create(body: unknown): Promise<RegisteredDataset> {
-    const parsed = datasetSchema.safeParse(body);
-    if (!parsed.success)
-      throw new SluiceError('validation_failed', formatIssues('body', parsed.error.issues), {
-        details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
-    const spec = parsed.data;
+    const spec = parseBody(datasetSchema, body);
     if (this.registry.has(spec.name))
       throw new SluiceError('dataset_exists', `Dataset '${spec.name}' already exists`);
     await this.meta.putDataset(spec);

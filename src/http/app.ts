@@ -15,6 +15,14 @@ import { tusRoutes } from './routes/tus.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { requestAnalyticsFacade } from './facades/request-analytics.js';
+import { alertRoutes } from './routes/alerts.js';
+import { alertRuleRoutes } from './routes/alert-rules.js';
+import { qualityRoutes } from './routes/quality.js';
+import { requestAlertsFacade } from './facades/request-alerts.js';
+import { recordRoutes } from './routes/records.js';
+import { bulkQueryRoutes } from './routes/bulk-query.js';
+import { influxWriteRoutes } from './routes/influx-write.js';
+import { acceptRawBodies } from './write-body.js';
 
 export interface AppOptions {
   sluice: Sluice;
@@ -65,6 +73,11 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   queryRoutes(app, sluice);
   analyticsRoutes(app, sluice);
   requestAnalyticsFacade(app, sluice);
+  alertRoutes(app, sluice);
+  alertRuleRoutes(app, sluice);
+  qualityRoutes(app, sluice);
+  requestAlertsFacade(app, sluice);
+  bulkQueryRoutes(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {
@@ -74,6 +87,13 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
     uploadRoutes(scope, sluice);
     tusRoutes(scope, sluice);
     seedFacades(scope, sluice);
+  });
+
+  // Write routes (records API, InfluxDB line protocol) take the body as bytes, up to writes.max_body_bytes.
+  await app.register(async (scope) => {
+    acceptRawBodies(scope, sluice.config.writes.max_body_bytes);
+    recordRoutes(scope, sluice);
+    await scope.register(async (influx) => influxWriteRoutes(influx, sluice, sluice.lineProtocol));
   });
   return app;
 }

@@ -7,6 +7,8 @@ import type { DecoderOptions } from './upload-decoder.js';
 export interface DecodeJob extends Omit<DecoderOptions, 'layout' | 'source'> {
   uploadId: string;
   path: string;
+  /** Bytes to decode instead of the file at `path` (a write request's body, already in memory). */
+  bytes?: Uint8Array;
   spec: DatasetSpec;
   /** Batches the thread may send ahead of acknowledgements. */
   window: number;

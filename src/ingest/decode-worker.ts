@@ -42,7 +42,7 @@ async function waitForCredit(): Promise<void> {
 async function run(job: DecodeJob): Promise<void> {
   let fd: number | null = null;
   try {
-    const { uploadId, path: _path, spec, window: _window, ...options } = job;
+    const { uploadId, path: _path, bytes: _bytes, spec, window: _window, ...options } = job;
     const decoder = new UploadDecoder({ ...options, layout: layoutOf(spec), source: uploadId });
     let nextSeq = job.startSeq;
     const ship = async (batches: ReturnType<UploadDecoder['push']>): Promise<void> => {
@@ -55,18 +55,22 @@ async function run(job: DecodeJob): Promise<void> {
         nextSeq = b.seq + 1;
       }
     };
-    fd = fs.openSync(job.path, 'r');
-    let pos = job.start.offset;
-    const limit = job.limit ?? Infinity;
-    for (;;) {
-      if (stopped) return;
-      const want = Math.min(READ_CHUNK, limit - pos);
-      if (want <= 0) break;
-      const buf = Buffer.allocUnsafe(want);
-      const n = fs.readSync(fd, buf, 0, want, pos);
-      if (n === 0) break;
-      pos += n;
-      await ship(decoder.push(n === want ? buf : buf.subarray(0, n)));
+    if (job.bytes !== undefined) {
+      await ship(decoder.push(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength)));
+    } else {
+      fd = fs.openSync(job.path, 'r');
+      let pos = job.start.offset;
+      const limit = job.limit ?? Infinity;
+      for (;;) {
+        if (stopped) return;
+        const want = Math.min(READ_CHUNK, limit - pos);
+        if (want <= 0) break;
+        const buf = Buffer.allocUnsafe(want);
+        const n = fs.readSync(fd, buf, 0, want, pos);
+        if (n === 0) break;
+        pos += n;
+        await ship(decoder.push(n === want ? buf : buf.subarray(0, n)));
+      }
     }
     // A body still arriving stops at its durable end: the rows after the last full batch are decoded
     // again, from the committed position, when more bytes are durable.

@@ -1,10 +1,22 @@
 import type { Applier } from '../apply/applier.js';
-import type { BatchOutcome, Reject } from '../core/batch.js';
+import type { BatchOutcome, ColumnarBatch, Reject } from '../core/batch.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
 import { SluiceError, type RejectReason } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { BatchLog } from '../log/batch-log.js';
+import { decodeBatch } from '../log/local/batch-codec.js';
+import type { DecodePool } from './decode-pool.js';
 import { UploadDecoder } from './upload-decoder.js';
+
+/**
+ * Bodies at least this large decode on a decode thread (beside the event loop), at most
+ * `MAX_THREAD_WRITES` at a time; smaller ones, or more at once, decode inline, where the hand-off
+ * to a thread would cost more than it frees.
+ */
+const OFF_THREAD_BYTES = 256 * 1024;
+const MAX_THREAD_WRITES = 2;
+/** Batches a decode thread may run ahead of the log appends. */
+const THREAD_WINDOW = 4;
 
 /** Rejected rows a write result lists in full; the counts cover all of them. */
 const MAX_LISTED_REJECTS = 100;
@@ -49,6 +61,7 @@ export class RecordWriter {
   private readonly prefixes = new Set<string>([WRITE_SOURCE_PREFIX]);
   private readonly clients = new Map<string, string | null>();
   private readonly waiters = new Map<string, (outcome: BatchOutcome | null) => void>();
+  private threadWrites = 0;
 
   constructor(
     private readonly deps: {
@@ -57,6 +70,8 @@ export class RecordWriter {
       applier: Applier;
       batchRows: number;
       maxLineBytes: number;
+      /** Decode threads for large bodies; without it every body decodes on the event loop. */
+      decoders?: DecodePool;
     },
   ) {
     deps.applier.acceptStreams({ clientOf: (source) => this.clientOf(source) });
@@ -78,44 +93,72 @@ export class RecordWriter {
     const source = opts.source ?? newId(WRITE_SOURCE_PREFIX.slice(0, -1));
     if (this.clientOf(source) === undefined)
       throw new Error(`source '${source}' has no registered prefix; call acceptPrefix first`);
-    const decoder = new UploadDecoder({
-      layout,
-      source,
-      format: 'ndjson',
-      batchRows: this.deps.batchRows,
-      maxLineBytes: this.deps.maxLineBytes,
-      nowMs: Date.now(),
-      start: { offset: 0, line: 0 },
-      startSeq: opts.startSeq ?? 0,
-    });
-    const batches = [...decoder.push(ndjson), ...decoder.end()];
     const result: WriteResult = {
       source,
-      batches: batches.length,
+      batches: 0,
       rows: { total: 0, valid: 0, invalid: 0, duplicate: 0 },
       rejects_by_reason: {},
       rejects: [],
       applied: false,
     };
-    for (const b of batches) {
+    const wait = opts.waitApplied ?? true;
+    const outcomes: Promise<{ valid: number; duplicate: number }>[] = [];
+    const ids: string[] = [];
+    /** Counts the batch, registers its waiter, then makes it durable (the waiter must exist first). */
+    const hand = async (b: ColumnarBatch, encoded?: Uint8Array): Promise<void> => {
+      result.batches++;
       result.rows.total += b.totalRows;
       result.rows.invalid += b.rejects.length;
       for (const r of b.rejects) {
         result.rejects_by_reason[r.reason] = (result.rejects_by_reason[r.reason] ?? 0) + 1;
         if (result.rejects.length < MAX_LISTED_REJECTS) result.rejects.push(r);
       }
-    }
-    const wait = opts.waitApplied ?? true;
-    const outcomes = wait ? batches.map((b) => this.whenApplied(b.id)) : [];
+      ids.push(b.id);
+      if (wait) outcomes.push(this.whenApplied(b.id));
+      await (encoded ? this.deps.batchLog.appendEncoded(encoded) : this.deps.batchLog.append(b));
+    };
+    const decode = {
+      batchRows: this.deps.batchRows,
+      maxLineBytes: this.deps.maxLineBytes,
+      nowMs: Date.now(),
+      start: { offset: 0, line: 0 },
+      startSeq: opts.startSeq ?? 0,
+    };
     this.clients.set(source, opts.client);
     try {
-      for (const b of batches) await this.deps.batchLog.append(b);
+      const pool = this.deps.decoders;
+      if (pool && ndjson.length >= OFF_THREAD_BYTES && this.threadWrites < MAX_THREAD_WRITES) {
+        // Decode on a thread beside the event loop; the batches come back encoded, ready for the log.
+        this.threadWrites++;
+        try {
+          await pool.decode(
+            {
+              ...decode,
+              uploadId: source,
+              path: '',
+              bytes: ndjson,
+              spec: layout.spec,
+              format: 'ndjson',
+              window: THREAD_WINDOW,
+              limit: null,
+              final: true,
+            },
+            { batch: (payload) => hand(decodeBatch(payload), payload) },
+            new AbortController().signal,
+          );
+        } finally {
+          this.threadWrites--;
+        }
+      } else {
+        const decoder = new UploadDecoder({ ...decode, source, layout, format: 'ndjson' });
+        for (const b of [...decoder.push(ndjson), ...decoder.end()]) await hand(b);
+      }
       for (const o of await Promise.all(outcomes)) {
         result.rows.valid += o.valid;
         result.rows.duplicate += o.duplicate;
       }
     } finally {
-      for (const b of batches) this.waiters.delete(b.id);
+      for (const id of ids) this.waiters.delete(id);
       this.clients.delete(source);
     }
     if (!wait) result.rows.valid = result.rows.total - result.rows.invalid;

@@ -1,5 +1,7 @@
 import type { BatchOutcome, ColumnarBatch, Reject, SourcePosition } from '../core/batch.js';
 import type { DatasetLayout, DatasetSpec } from '../core/dataset.js';
+import type { AlertStore } from './alert-store.js';
+import type { QualityStore } from './quality-store.js';
 
 /**
  * MetaStore: transactional state. Datasets created through the API, uploads and their progress,
@@ -158,6 +160,11 @@ export interface MetaStore {
   init(): Promise<void>;
   close(): Promise<void>;
 
+  /** Alert rules, channels, alerts, silences and rule state (usable once `init` has run). */
+  readonly alerts: AlertStore;
+  /** Data-quality counters per dataset, client and minute (usable once `init` has run). */
+  readonly quality: QualityStore;
+
   // datasets created through the API (config datasets live in the config)
   putDataset(spec: DatasetSpec): Promise<void>;
   listDatasets(): Promise<StoredDataset[]>;
@@ -219,6 +226,16 @@ export interface MetaStore {
     layout: DatasetLayout,
     keys: readonly string[],
   ): KeyedRecord | undefined | Promise<KeyedRecord | undefined>;
+  /**
+   * Records of the current version whose columns (key, field, attribute or time text) equal the given
+   * values, all of them, in key order, at most `limit`: the key set of a bulk read ("the cars of shop
+   * 123"). `bad_query` for a column the dataset lacks.
+   */
+  findRecords(
+    layout: DatasetLayout,
+    where: Readonly<Record<string, string>>,
+    limit: number,
+  ): Promise<KeyedRecord[]>;
   /** Streams every record of a version in chunks (snapshot rebuild at start). */
   scanRecords(
     layout: DatasetLayout,

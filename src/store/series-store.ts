@@ -154,6 +154,11 @@ export interface SeriesStore {
   /** The row with the greatest time among rows matching the key filter. */
   latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined>;
   /**
+   * The latest row of every series (distinct key values) matching the filter, in one store query, ordered
+   * by keys: the bulk form of `latest` (capability `latest`).
+   */
+  latestMany(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow[]>;
+  /**
    * Streams every stored row of the dataset in chunks; with `afterSeq` / `throughSeq`, only rows of
    * batches whose apply sequence is in (afterSeq, throughSeq] (the tail rollups have not stored yet).
    */

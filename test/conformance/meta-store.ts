@@ -509,6 +509,53 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
         expect(stored).toBe(70);
       });
 
+      it('finds the records whose columns equal given values, in key order, from the current version', async () => {
+        expect(await store.findRecords(layout, { currency: 'EUR' }, 10)).toEqual([]);
+        await store.beginVersion(layout, 1);
+        const rows = promoRows(30).map((r, i) => ({
+          ...r,
+          currency: i % 3 === 0 ? 'EUR' : 'USD',
+          stock: i % 2,
+        }));
+        await store.applyKeyedBatch(layout, 1, promoBatch({ source: 'f', seq: 0, rows }));
+        await store.publishVersion('promotions', 1);
+        const eur = await store.findRecords(layout, { currency: 'EUR' }, 100);
+        const want = rows.filter((r) => r.currency === 'EUR').map((r) => r.id);
+        expect(eur.map((r) => r.keys[0])).toEqual([...want].sort());
+        const both = await store.findRecords(layout, { currency: 'EUR', stock: '1' }, 100);
+        expect(both.map((r) => r.keys[0]).sort()).toEqual(
+          rows
+            .filter((r) => r.currency === 'EUR' && r.stock === 1)
+            .map((r) => r.id)
+            .sort(),
+        );
+        expect(await store.findRecords(layout, { id: 'p4' }, 10)).toMatchObject([
+          { keys: ['p4'], fields: [4.25, 0] },
+        ]);
+        expect(await store.findRecords(layout, { currency: 'EUR' }, 2)).toHaveLength(2);
+        expect(await errorCode(store.findRecords(layout, { nope: 'x' }, 10))).toBe('bad_query');
+        expect(await errorCode(store.findRecords(layout, { price: 'abc' }, 10))).toBe('bad_query');
+        const composite = compositeLayout();
+        await store.beginVersion(composite, 1);
+        const batch = compositeBatch('c', 0, [
+          ['eu', 'a', 1],
+          ['eu', 'b', 2],
+          ['eu2', 'a', 3],
+          ['us', 'a', 4],
+        ]);
+        await store.applyKeyedBatch(composite, 1, batch);
+        await store.publishVersion(composite.spec.name, 1);
+        expect((await store.findRecords(composite, { region: 'eu' }, 10)).map((r) => r.keys)).toEqual([
+          ['eu', 'a'],
+          ['eu', 'b'],
+        ]);
+        expect((await store.findRecords(composite, { sku: 'a' }, 10)).map((r) => r.keys)).toEqual([
+          ['eu', 'a'],
+          ['eu2', 'a'],
+          ['us', 'a'],
+        ]);
+      });
+
       it('swaps versions atomically; the old one stays readable until publish, then can be dropped', async () => {
         await store.beginVersion(layout, 1);
         await store.applyKeyedBatch(

@@ -308,6 +308,43 @@ export function runSeriesStoreConformance(
       expect(await store.latest(layout, { device_id: ['nobody'] })).toBeUndefined();
     });
 
+    it('filters by a long key list (a bulk read) exactly like by a short one', async (ctx) => {
+      needs(ctx, 'append', 'series');
+      const rows = readingRows(90);
+      await store.append(layout, readingsBatch(rows));
+      const devices = [...new Set(rows.map((r) => r.device))];
+      // Padding makes the list long; the odd values must match nothing rather than break the query.
+      const padding = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? `none-${i}` : `x' OR '1'='1 ${i}`));
+      const query = (keys: string[]) =>
+        store.series(layout, { keys: { device_id: keys }, agg: 'sum', limit: 1000 });
+      const short = await query(devices);
+      expect(short.length).toBeGreaterThan(0);
+      expect(await query([...padding, ...devices])).toEqual(short);
+      expect(await query(padding)).toEqual([]);
+      expect(await store.latestMany(layout, { device_id: [...padding, ...devices] })).toEqual(
+        await store.latestMany(layout, { device_id: devices }),
+      );
+    });
+
+    it('returns the latest row of many series in one call, the same as one latest call each', async (ctx) => {
+      needs(ctx, 'append', 'latest');
+      const rows = readingRows(90);
+      await store.append(layout, readingsBatch(rows.slice(45)));
+      await store.append(layout, readingsBatch(rows.slice(0, 45), { seq: 1 }));
+      const devices = [...new Set(rows.map((r) => r.device))];
+      const many = await store.latestMany(layout, { device_id: [...devices, 'nobody'] });
+      const one = [];
+      for (const series of new Set(rows.map((r) => `${r.device}\u001f${r.site}`))) {
+        const [device, site] = series.split('\u001f');
+        one.push(await store.latest(layout, { device_id: [device!], site: [site!] }));
+      }
+      const byKeys = (a: { keys: string[] } | undefined, b: { keys: string[] } | undefined): number =>
+        a!.keys.join('\u001f') < b!.keys.join('\u001f') ? -1 : 1;
+      expect(many).toEqual(one.sort(byKeys));
+      expect(await store.latestMany(layout, { device_id: ['nobody'] })).toEqual([]);
+      expect(await store.latestMany(layout, { device_id: [] })).toEqual([]);
+    });
+
     it('drops a dataset with its rows and its applied batch ids, leaving others alone', async (ctx) => {
       needs(ctx, 'append');
       const other = readingsLayout('other_readings');

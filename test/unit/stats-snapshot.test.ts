@@ -475,8 +475,8 @@ describe('StatsSnapshot.add time', () => {
     );
     // Only a pathological regression should fail this on a shared CI machine; the staggering itself is
     // checked deterministically in quantile-sketch.test.ts, and the figures are logged above.
-    expect(p50).toBeLessThan(50);
-    expect(p99).toBeLessThan(100);
+    expect(p50).toBeLessThan(100);
+    expect(p99).toBeLessThan(400);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { bearerSecret, type Authenticator } from '../../auth/authenticator.js';
+import { headerSecret, type Authenticator } from '../../auth/authenticator.js';
 import { allows, type Principal, type Role } from '../../auth/keys.js';
 import { SluiceError } from '../../core/errors.js';
 
@@ -9,6 +9,11 @@ export type RouteAccess = 'public' | Role;
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /**
+     * Also take the key from the `p` query parameter (InfluxDB 1.x clients send `u` and `p`). Only on
+     * routes that opt in: elsewhere `p` could be a key column filter.
+     */
+    queryKey?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -35,7 +40,7 @@ export function registerAuth(
   app.addHook('onRequest', (request, _reply, done) => {
     const access = request.routeOptions.config.access ?? defaultAccess(request.routeOptions.url);
     if (access === 'public') return done();
-    const secret = bearerSecret(request.headers.authorization);
+    const secret = requestSecret(request);
     try {
       const cached = auth.cached(secret);
       if (cached) {
@@ -57,6 +62,17 @@ export function registerAuth(
       (err: Error) => done(err),
     );
   });
+}
+
+/**
+ * The key of a request: the Authorization header (`Bearer`, or InfluxDB's `Token` and `Basic` forms),
+ * or on routes with `config.queryKey` the `p` query parameter.
+ */
+function requestSecret(request: FastifyRequest): string | undefined {
+  const fromHeader = headerSecret(request.headers.authorization);
+  if (fromHeader !== undefined || !request.routeOptions.config.queryKey) return fromHeader;
+  const p = (request.query as Record<string, unknown> | undefined)?.['p'];
+  return typeof p === 'string' && p.length > 0 ? p : undefined;
 }
 
 /** The API documentation UI (a plugin's routes) is public; any other route without `access` needs admin. */

@@ -51,12 +51,18 @@ export function toSluiceError(err: FastifyError | Error): SluiceError {
   return new SluiceError('internal', 'Internal error', { cause: err });
 }
 
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, err: SluiceError): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  err: SluiceError,
+  /** Members added to the problem document (e.g. `message` for InfluxDB clients). */
+  extra?: Record<string, unknown>,
+): FastifyReply {
   if (err.retryAfter !== undefined) void reply.header('Retry-After', String(Math.ceil(err.retryAfter)));
   return reply
     .code(err.status)
     .type('application/problem+json')
-    .send(problemOf(err, request.url.split('?')[0] ?? request.url));
+    .send({ ...problemOf(err, request.url.split('?')[0] ?? request.url), ...extra });
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {

@@ -23,13 +23,19 @@ export function queryRoutes(app: FastifyInstance, sluice: Sluice): void {
       config: { access: 'reader' },
       schema: {
         tags,
-        summary: 'Statistics per field, for the dataset or one key value (?device_id=…), from memory',
+        summary:
+          'Statistics per field, for the dataset, one key value (?device_id=a) or several (?device_id=a&device_id=b), from memory',
       },
     },
     async (req) => {
       requireDataset(req, req.params.name, 'reader');
       const { layout } = sluice.registry.get(req.params.name);
-      return sluice.queries.stats(req.params.name, keyFilterOf(layout, req.query, []));
+      const filter = keyFilterOf(layout, req.query, []);
+      const [column, many] = Object.entries(filter)[0] ?? [];
+      // Several values of one key column: one answer with a summary per value (`missing` lists the rest).
+      if (column !== undefined && many!.length > 1 && Object.keys(filter).length === 1)
+        return { dataset: req.params.name, ...sluice.bulkReads.stats(layout, column, [...new Set(many)]) };
+      return sluice.queries.stats(req.params.name, filter);
     },
   );
 

@@ -1,4 +1,9 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import {
+  DuckDBInstance,
+  type DuckDBConnection,
+  type DuckDBPreparedStatement,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
@@ -41,6 +46,7 @@ import {
   SEQ_COLUMN,
   createTableSql,
   describeColumns,
+  latestManySql,
   latestSql,
   physicalColumns,
   quoteIdent,
@@ -73,6 +79,19 @@ function storeError(what: string, e: unknown): SluiceError {
   // I/O failures (disk full, file gone) may clear up; anything else is a bug or bad data.
   const code = /^IO Error/i.test(message) ? 'store_unavailable' : 'internal';
   return new SluiceError(code, `${what}: ${message}`, { cause: e });
+}
+
+/** A row of `recordColumns` (keys, t_us, fields, payloads, attributes) as a StoredRow. */
+function storedRowOf(layout: DatasetLayout, row: readonly DuckDBValue[]): StoredRow {
+  let at = 0;
+  const take = (n: number): readonly DuckDBValue[] => row.slice(at, (at += n));
+  return {
+    keys: take(layout.keys.length).map(textOf),
+    timeUs: numberOrNull(take(1)[0] ?? null),
+    fields: take(layout.fields.length).map(numberOrNull),
+    payloads: take(layout.payloads.length).map(textOrNull),
+    attributes: take(layout.attributes.length).map(textOrNull),
+  };
 }
 
 /**
@@ -490,16 +509,21 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw storeError(`latest query on ${layout.spec.name}`, e);
       }
     });
-    if (row === undefined) return undefined;
-    let at = 0;
-    const take = (n: number): typeof row => row.slice(at, (at += n));
-    return {
-      keys: take(layout.keys.length).map(textOf),
-      timeUs: numberOrNull(take(1)[0] ?? null),
-      fields: take(layout.fields.length).map(numberOrNull),
-      payloads: take(layout.payloads.length).map(textOrNull),
-      attributes: take(layout.attributes.length).map(textOrNull),
-    };
+    return row === undefined ? undefined : storedRowOf(layout, row);
+  }
+
+  async latestMany(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow[]> {
+    const { readers } = this.open();
+    if (!this.tables.has(tableNameOf(layout.spec.name))) return [];
+    const { sql, params } = latestManySql(layout, keys, this.sourceOf(layout.spec.name));
+    const rows = await readers.run(async (conn) => {
+      try {
+        return (await conn.runAndReadAll(sql, params)).getRows();
+      } catch (e) {
+        throw storeError(`latest query on ${layout.spec.name}`, e);
+      }
+    });
+    return rows.map((row) => storedRowOf(layout, row));
   }
 
   /** Every table holding the dataset's rows, as one SQL source. */

@@ -91,6 +91,9 @@ export const INSERT_APPLIED_SQL =
   'INSERT INTO _applied (batch_id, dataset, inserted, duplicate, applied_at, seq) ' +
   'VALUES ($1, $2, $3::BIGINT, $4::BIGINT, make_timestamp($5::BIGINT), $6::BIGINT)';
 
+/** Key lists longer than this are bound as one joined parameter. */
+const MANY_KEYS = 32;
+
 /** Parameters are appended to `params`, so the caller can chain fragments. */
 export function keyFilterSql(layout: DatasetLayout, keys: KeyFilter, params: SqlParam[]): string[] {
   const clauses: string[] = [];
@@ -101,6 +104,14 @@ export function keyFilterSql(layout: DatasetLayout, keys: KeyFilter, params: Sql
     }
     if (values.length === 0) {
       clauses.push('FALSE');
+      continue;
+    }
+    if (values.length > MANY_KEYS) {
+      // A long list (a bulk read) travels as one parameter: filtering against an unnested list measured
+      // 2-4x cheaper than a thousand bound constants. Key values never hold U+001F (bad_key), so it
+      // can join them.
+      params.push(values.join('\u001f'));
+      clauses.push(`${quoteIdent(column)} IN (SELECT unnest(string_split($${params.length}, chr(31))))`);
       continue;
     }
     const slots = values.map((v) => {
@@ -196,23 +207,48 @@ export function seriesSql(
   return { sql, params };
 }
 
-/** Result columns: keys, `t_us`, fields, payloads, attributes. */
-export function latestSql(layout: DatasetLayout, keys: KeyFilter, source: string): BuiltQuery {
-  const params: SqlParam[] = [];
-  const where = keyFilterSql(layout, keys, params);
-  const cols = [
+/** The columns of a full stored row: keys, `t_us`, fields, payloads, attributes. */
+function recordColumns(layout: DatasetLayout): string[] {
+  return [
     ...layout.keys.map((k) => quoteIdent(k.name)),
     `epoch_us(${quoteIdent(TIME_COLUMN)})::DOUBLE AS t_us`,
     ...layout.fields.map((f) => quoteIdent(f.name)),
     ...layout.payloads.map((p) => quoteIdent(p.name)),
     ...layout.attributes.map((a) => quoteIdent(a.name)),
   ];
-  // The apply sequence, then the source line, break time ties in favour of the row stored last.
+}
+
+/**
+ * Latest first. Rows of one dataset span several tables (day partitions), so rowid cannot break time
+ * ties; the apply sequence, then the source line, do, in favour of the row stored last.
+ */
+const LATEST_ORDER =
+  `${quoteIdent(TIME_COLUMN)} DESC NULLS LAST, ${quoteIdent(SEQ_COLUMN)} DESC NULLS LAST, ` +
+  `${quoteIdent(LINE_COLUMN)} DESC`;
+
+/** Result columns: keys, `t_us`, fields, payloads, attributes. `source` names the dataset's tables. */
+export function latestSql(layout: DatasetLayout, keys: KeyFilter, source: string): BuiltQuery {
+  const params: SqlParam[] = [];
+  const where = keyFilterSql(layout, keys, params);
   const sql =
-    `SELECT ${cols.join(', ')} FROM ${source}` +
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${source}` +
     `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
-    `ORDER BY ${quoteIdent(TIME_COLUMN)} DESC NULLS LAST, ${quoteIdent(SEQ_COLUMN)} DESC NULLS LAST, ` +
-    `${quoteIdent(LINE_COLUMN)} DESC LIMIT 1`;
+    `ORDER BY ${LATEST_ORDER} LIMIT 1`;
+  return { sql, params };
+}
+
+/**
+ * The latest row of every series (distinct key tuple) matching the filter, in one scan: a window per
+ * series instead of one query per key. Result columns as `latestSql`, ordered by keys.
+ */
+export function latestManySql(layout: DatasetLayout, keys: KeyFilter, source: string): BuiltQuery {
+  const params: SqlParam[] = [];
+  const where = keyFilterSql(layout, keys, params);
+  const series = layout.keys.map((k) => quoteIdent(k.name)).join(', ');
+  const sql =
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${source}` +
+    `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+    `QUALIFY row_number() OVER (PARTITION BY ${series} ORDER BY ${LATEST_ORDER}) = 1 ORDER BY ${series}`;
   return { sql, params };
 }
 

@@ -20,6 +20,8 @@ import { SqliteJobs } from './sqlite-jobs.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
+import { SqliteAlerts } from './sqlite-alerts.js';
+import { SqliteQuality } from './sqlite-quality.js';
 
 type Statement = SqliteStatement;
 
@@ -86,6 +88,8 @@ class OpenStore {
 export class SqliteMetaStore implements MetaStore {
   readonly kind = 'sqlite';
   private open: OpenStore | undefined;
+  readonly alerts = new SqliteAlerts(() => this.store().db);
+  readonly quality = new SqliteQuality(() => this.store().db);
 
   constructor(private readonly opts: { path: string }) {}
 
@@ -224,6 +228,14 @@ export class SqliteMetaStore implements MetaStore {
 
   getRecord(layout: DatasetLayout, keys: readonly string[]): KeyedRecord | undefined {
     return guarded(() => this.store().records.get(layout, keys));
+  }
+
+  async findRecords(
+    layout: DatasetLayout,
+    where: Readonly<Record<string, string>>,
+    limit: number,
+  ): Promise<KeyedRecord[]> {
+    return guarded(() => this.store().records.find(layout, where, limit));
   }
 
   async scanRecords(

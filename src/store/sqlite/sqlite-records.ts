@@ -234,6 +234,63 @@ export class SqliteRecords {
     return row === undefined ? undefined : toRecord(row, reader.shape);
   }
 
+  /**
+   * Records of the current version whose columns equal `where` (AND), in key order, at most `limit`.
+   * A single key or the first of a composite key uses the primary key (a range for the prefix); other
+   * columns are compared row by row, since version tables carry no secondary index.
+   */
+  find(layout: DatasetLayout, where: Readonly<Record<string, string>>, limit: number): KeyedRecord[] {
+    const reader = this.currentReader(layout.spec.name);
+    if (reader === null) return [];
+    const table = recordTableName(layout.spec.name, reader.version);
+    const clauses: string[] = [];
+    const params: (string | number)[] = [];
+    const later: { key: number; value: string }[] = [];
+    for (const [column, value] of Object.entries(where)) {
+      const key = layout.keys.findIndex((c) => c.name === column);
+      const field = layout.fields.findIndex((c) => c.name === column);
+      const attribute = layout.attributes.findIndex((c) => c.name === column);
+      if (key === 0 && layout.keys.length === 1) {
+        clauses.push('k = ?');
+        params.push(value);
+      } else if (key === 0) {
+        clauses.push('k >= ? AND k < ?');
+        params.push(value + KEY_SEPARATOR, value + String.fromCharCode(KEY_SEPARATOR.charCodeAt(0) + 1));
+      } else if (key > 0) later.push({ key, value });
+      else if (field >= 0) {
+        const n = Number(value);
+        if (value.trim() === '' || !Number.isFinite(n))
+          throw new SluiceError('bad_query', `'${column}' is numeric; '${value}' is not a number`);
+        clauses.push(`f${field} = ?`);
+        params.push(n);
+      } else if (attribute >= 0) {
+        clauses.push(`a${attribute} = ?`);
+        params.push(value);
+      } else if (layout.time?.name === column) {
+        clauses.push('time_text = ?');
+        params.push(value);
+      } else
+        throw new SluiceError(
+          'bad_query',
+          `'${column}' is not a key, field, attribute or time column of '${layout.spec.name}'`,
+        );
+    }
+    const sql =
+      `SELECT ${columnList(reader.shape)} FROM "${table}"` +
+      `${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY k` +
+      (later.length === 0 ? ` LIMIT ${Math.max(0, Math.floor(limit))}` : '');
+    const out: KeyedRecord[] = [];
+    for (const row of this.db
+      .prepare(sql)
+      .raw(true)
+      .iterate(...params) as Iterable<RawRow>) {
+      const record = toRecord(row, reader.shape);
+      if (later.every((c) => record.keys[c.key] === c.value)) out.push(record);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   drop(dataset: string, version: number): void {
     const table = recordTableName(dataset, version);
     this.db

@@ -131,6 +131,97 @@ const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
       ALTER TABLE uploads ADD COLUMN upload_length INTEGER;
     `);
   },
+  // Alerting and data-quality state (src/alerts, src/quality).
+  (db) => {
+    db.exec(`
+      CREATE TABLE alert_rules (
+        id TEXT PRIMARY KEY NOT NULL,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE alert_channels (
+        id TEXT PRIMARY KEY NOT NULL,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE channel_status (
+        channel TEXT PRIMARY KEY NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        last_ok_at INTEGER,
+        last_error_at INTEGER,
+        last_error TEXT
+      ) WITHOUT ROWID;
+
+      CREATE TABLE alerts (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        rule_id TEXT,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        description TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        value REAL,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        acked_at INTEGER,
+        acked_by TEXT,
+        occurrences INTEGER NOT NULL
+      );
+      -- Dedup: at most one firing alert per fingerprint.
+      CREATE UNIQUE INDEX alerts_firing ON alerts (fingerprint) WHERE state = 'firing';
+      CREATE INDEX alerts_state ON alerts (state, seq);
+
+      CREATE TABLE silences (
+        id TEXT PRIMARY KEY NOT NULL,
+        matchers TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        comment TEXT NOT NULL,
+        created_by TEXT,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE alert_rule_state (
+        rule_id TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (rule_id, group_key)
+      ) WITHOUT ROWID;
+
+      -- Row outcomes per dataset, client and minute.
+      CREATE TABLE quality_counts (
+        dataset TEXT NOT NULL,
+        client TEXT NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        valid INTEGER NOT NULL,
+        invalid INTEGER NOT NULL,
+        duplicate INTEGER NOT NULL,
+        PRIMARY KEY (dataset, client, bucket_ms)
+      ) WITHOUT ROWID;
+      CREATE INDEX quality_counts_time ON quality_counts (bucket_ms);
+
+      -- Reject reasons per dataset, client and minute, with up to a few example lines (JSON).
+      CREATE TABLE quality_reasons (
+        dataset TEXT NOT NULL,
+        client TEXT NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        examples TEXT NOT NULL,
+        PRIMARY KEY (dataset, client, bucket_ms, reason)
+      ) WITHOUT ROWID;
+      CREATE INDEX quality_reasons_time ON quality_reasons (bucket_ms);
+    `);
+  },
   (db) => {
     // Background jobs (aggregations): the request and result are JSON text.
     db.exec(`
