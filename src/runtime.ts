@@ -5,7 +5,12 @@ import { Applier } from './apply/applier.js';
 import { ReplaceVersions } from './apply/replace-versions.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapAdminKey } from './auth/bootstrap.js';
+import type { AlertSink } from './alerts/alert-sink.js';
 import type { SluiceConfig } from './config/schema.js';
+import { systemClock, type Clock } from './connectors/clock.js';
+import { ConnectorHost } from './connectors/connector-host.js';
+import { ConnectorMetrics } from './connectors/connector-metrics.js';
+import { CredentialVault } from './connectors/credential-vault.js';
 import { DatasetRegistry } from './core/dataset-registry.js';
 import { SluiceError } from './core/errors.js';
 import { IngestMetrics } from './ingest/ingest-metrics.js';
@@ -27,6 +32,7 @@ import type { Logger } from './observability/logger.js';
 import { createRegistry } from './observability/metrics.js';
 import { StatsSnapshot } from './query/stats-snapshot.js';
 import { createMetaStore, createSeriesStore } from './store/create-stores.js';
+import { FaultInjectingSeriesStore } from './store/fault-injecting-series-store.js';
 import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
@@ -37,6 +43,17 @@ import { durationMs } from './core/duration.js';
 import { AnalyticsService } from './query/analytics/analytics-service.js';
 import { Alerting } from './alerts/alerting.js';
 import { BulkReader } from './query/bulk-query.js';
+
+/** Optional collaborators of a Sluice, for wiring and tests. */
+export interface SluiceOptions {
+  /**
+   * Where connector stoppages are raised as alerts; the alert service (`alerting.sink`) by default.
+   * Tests pass a recording sink.
+   */
+  alertSink?: AlertSink;
+  /** Time for connectors (tests and benchmarks pass a scaled clock); the wall clock by default. */
+  clock?: Clock;
+}
 
 /** Batches applied in one SeriesStore transaction at most (with 8192-row batches, ~130k rows). */
 const APPLY_GROUP_BATCHES = 16;
@@ -84,10 +101,15 @@ export class Sluice {
   private ready = false;
   /** Alert rules, channels, summaries and quality counters; `alerting.sink` takes other subsystems' alerts. */
   readonly alerting: Alerting;
+  /** Pull connectors (docs/connectors.md). */
+  readonly connectors: ConnectorHost;
+  /** Set when `testing.fault_injection` is on: switches a simulated SeriesStore outage. */
+  readonly faults: FaultInjectingSeriesStore | null;
 
   constructor(
     readonly config: Readonly<SluiceConfig>,
     readonly log: Logger,
+    opts: SluiceOptions = {},
   ) {
     if (config.database_url || config.nats_url)
       throw new SluiceError(
@@ -98,10 +120,12 @@ export class Sluice {
     this.metrics = createRegistry();
     this.ingestMetrics = new IngestMetrics(this.metrics);
     this.meta = createMetaStore('sqlite', { path: path.join(config.data_dir, 'meta.sqlite') });
-    this.series = createSeriesStore('duckdb', {
+    const series = createSeriesStore('duckdb', {
       path: path.join(config.data_dir, 'series.duckdb'),
       memoryLimit: config.storage.duckdb_memory_limit,
     });
+    this.faults = config.testing.fault_injection ? new FaultInjectingSeriesStore(series) : null;
+    this.series = this.faults ?? series;
     this.batchLog = createBatchLog('local', {
       dir: path.join(config.data_dir, 'batchlog'),
       // The log retries a failing batch with backoff; say why, so a stuck pipeline is visible.
@@ -174,6 +198,24 @@ export class Sluice {
       batchRows: config.ingest.batch_rows,
       maxLineBytes: config.ingest.max_line_bytes,
       decoders: this.decoders,
+    });
+    const applier = this.applier;
+    this.connectors = new ConnectorHost({
+      meta: this.meta,
+      registry: this.registry,
+      writer: this.writer,
+      onBatchDone: (listener) => applier.onBatchDone((batch) => listener(batch.source)),
+      entities: { keysOf: (dataset, key) => this.snapshot.keysOf(dataset, key) },
+      vault: CredentialVault.open(config.data_dir, config.secret_key),
+      // The alert service is built below; stoppages only arise once connectors start, after it.
+      sink: opts.alertSink ?? {
+        raise: (event) => this.alerting.sink.raise(event),
+        resolve: (source, kind, at) => this.alerting.sink.resolve(source, kind, at),
+      },
+      metrics: new ConnectorMetrics(this.metrics),
+      clock: opts.clock ?? systemClock,
+      log,
+      env: process.env,
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
@@ -250,6 +292,7 @@ export class Sluice {
     this.rollups.start();
     this.retention.start();
     await this.analytics.resume();
+    await this.connectors.start(this.config.connectors);
     this.ready = true;
     this.log.info(
       {
@@ -272,6 +315,7 @@ export class Sluice {
   async close(): Promise<void> {
     this.ready = false;
     this.lifecycle.abortAll();
+    await this.connectors.close();
     await this.queue.idle();
     await this.decoders.close();
     await this.batchLog.close();

@@ -92,13 +92,20 @@ export class SeasonalBaseline {
   /**
    * Judges a silence from `fromMs` to `toMs`. Treating arrivals as Poisson with the baseline's rate, the
    * chance of seeing nothing is e^-expected; with `minExpected` 7 that is under 0.1%. Hours on holidays
-   * expect nothing, and hours not yet learnt are skipped (a young baseline never pages on them).
+   * expect nothing, and hours not yet learnt are skipped (a young baseline never pages on them) unless
+   * the caller gives `fallbackPerHour`, a rate to assume for them (e.g. the source's recent rate).
    */
-  judgeSilence(fromMs: number, toMs: number, holidays?: HolidaySource, minExpected = 7): SilenceVerdict {
+  judgeSilence(
+    fromMs: number,
+    toMs: number,
+    holidays?: HolidaySource,
+    minExpected = 7,
+    fallbackPerHour?: number,
+  ): SilenceVerdict {
     let expected = 0;
     for (let t = fromMs; t < toMs;) {
       const next = Math.min(toMs, (Math.floor(t / HOUR_MS) + 1) * HOUR_MS);
-      const rate = this.expectedPerHour(t);
+      const rate = this.expectedPerHour(t) ?? fallbackPerHour ?? null;
       if (rate !== null && !holidays?.isHoliday(t)) expected += (rate * (next - t)) / HOUR_MS;
       t = next;
     }

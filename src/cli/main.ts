@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { createKey } from './keys.js';
 import { serve } from './serve.js';
+import { simMockstagram, simTelematics } from './sim.js';
 import { upload } from './upload.js';
 
 const program = new Command('sluice').description(
@@ -42,6 +43,29 @@ keys
   .option('--url <url>', 'server URL')
   .option('--key <key>', 'admin API key')
   .action(createKey);
+
+const sim = program.command('sim').description('run a provider simulator (for demos, tests and benchmarks)');
+sim
+  .command('telematics')
+  .description('packet API: 100 calls/min (429 beyond), 250 packets per call, bursty traffic, duplicates')
+  .option('--port <port>', 'port to listen on', '9100')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--token <token>', 'bearer token the API accepts', 'sim-token')
+  .option('--scale <x>', 'multiply traffic rates (mean 200/s, bursts 1,000-10,000/s)', '1')
+  .option('--calls-per-minute <n>', 'rate cap', '100')
+  .option('--max-per-call <n>', 'packets per call at most', '250')
+  .option('--seed <n>', 'random seed', '1')
+  .option('--quiet-date <YYYY-MM-DD...>', 'UTC dates without traffic (a holiday)')
+  .action(simTelematics);
+sim
+  .command('mockstagram')
+  .description('influencer profile API: GET /api/v1/influencers/{id}')
+  .option('--port <port>', 'port to listen on', '9200')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--count <n>', 'influencers served, from id 1000000', '1000000')
+  .option('--latency-ms <ms>', 'mean added response delay', '0')
+  .option('--error-rate <share>', 'share of calls answered 500', '0')
+  .action(simMockstagram);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -14,6 +14,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, (raw: Record<string, unknown>, v: st
   ['SLUICE_ADMIN_KEY', (r, v) => (r.admin_key = v)],
   ['SLUICE_DATABASE_URL', (r, v) => (r.database_url = v)],
   ['SLUICE_NATS_URL', (r, v) => (r.nats_url = v)],
+  ['SLUICE_SECRET_KEY', (r, v) => (r.secret_key = v)],
 ];
 
 function section(raw: Record<string, unknown>, name: string): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { connectorsSectionSchema } from '../connectors/connector-config.js';
 import { datasetSchema } from '../core/dataset.js';
 import { parseDuration } from '../core/duration.js';
 
@@ -161,6 +162,18 @@ export const configSchema = z
       .prefault({}),
     /** Alert rules, channels and scheduled summaries (docs/alerts.md). */
     alerts: alertsConfigSchema.prefault({}),
+    /** Pull connectors (docs/connectors.md). */
+    connectors: connectorsSectionSchema,
+    /** Key that encrypts connector credentials at rest; normally SLUICE_SECRET_KEY. */
+    secret_key: z.string().min(16).optional(),
+    /** Testing aids, off by default. */
+    testing: z
+      .object({
+        /** Lets an admin switch a simulated SeriesStore outage on and off (POST /v1/testing/faults). */
+        fault_injection: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -173,6 +186,16 @@ export const configSchema = z
           message: `duplicate dataset ${d.name}`,
         });
       seen.add(d.name);
+    });
+    const ids = new Set<string>();
+    c.connectors.forEach((k, i) => {
+      if (ids.has(k.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connectors', i, 'id'],
+          message: `duplicate connector ${k.id}`,
+        });
+      ids.add(k.id);
     });
   });
 

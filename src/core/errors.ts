@@ -62,6 +62,13 @@ export const ERRORS = {
     status: 409,
     title: 'The rule or channel is defined in the config file and cannot be changed here',
   },
+  // pull connectors
+  connector_not_found: { status: 404, title: 'Unknown connector' },
+  connector_exists: { status: 409, title: 'A connector with that id already exists' },
+  fault_injection_off: {
+    status: 409,
+    title: 'Fault injection is off; enable testing.fault_injection in the config to use it',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

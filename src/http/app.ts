@@ -3,11 +3,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Sluice } from '../runtime.js';
+import { influencerAnalyticsFacade } from './facades/influencer-analytics.js';
 import { seedFacades } from './facades/seed-facades.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerHttpMetrics } from './plugins/http-metrics.js';
 import { registerProblemHandlers } from './plugins/problem.js';
+import { connectorRoutes } from './routes/connectors.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { distinctRecordRoutes } from './routes/distinct-records.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
@@ -78,6 +81,9 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   qualityRoutes(app, sluice);
   requestAlertsFacade(app, sluice);
   bulkQueryRoutes(app, sluice);
+  connectorRoutes(app, sluice);
+  influencerAnalyticsFacade(app, sluice);
+  distinctRecordRoutes(app, sluice);
 
   // Upload routes take the body as an unread stream: no parser buffers it.
   await app.register(async (scope) => {

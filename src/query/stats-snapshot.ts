@@ -75,6 +75,10 @@ class KeyIndex {
   find(key: string): number | undefined {
     return this.rows.get(key);
   }
+
+  keys(): IterableIterator<string> {
+    return this.rows.keys();
+  }
 }
 
 class DatasetStats {
@@ -178,6 +182,13 @@ export class StatsSnapshot {
     if (stats === undefined || !stats.perKey) return 0;
     const k = stats.keyColumns.indexOf(keyColumn);
     return k < 0 ? 0 : stats.byKey[k].size;
+  }
+
+  /** Distinct values seen for a key column (entity polling over a dataset's keys); empty without per-key statistics. */
+  keysOf(dataset: string, keyColumn: string): string[] {
+    const stats = this.datasets.get(dataset);
+    const k = stats?.keyColumns.indexOf(keyColumn) ?? -1;
+    return stats?.perKey && k >= 0 ? [...stats.byKey[k]!.keys()] : [];
   }
 
   /** Forget a dataset (dropped, or replaced by a new version). */

@@ -154,6 +154,24 @@ export interface JobPatch {
   startedAt?: number;
   finishedAt?: number;
 }
+/** A pull connector as stored: config without secrets, sealed credentials, durable state and health. */
+export interface ConnectorRow {
+  id: string;
+  /** `config` connectors come from the config file (re-put at each start), `api` ones from POST. */
+  origin: 'config' | 'api';
+  config: unknown;
+  /** AES-256-GCM sealed credentials, or null. */
+  sealedCredentials: string | null;
+  paused: boolean;
+  /** The connector's own state (cursor); null before the first save. */
+  state: unknown;
+  /** Host figures and stoppage state, restored at start. */
+  health: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewConnectorRow = Pick<ConnectorRow, 'id' | 'origin' | 'config' | 'sealedCredentials' | 'paused'>;
 
 export interface MetaStore {
   readonly kind: string;
@@ -250,4 +268,14 @@ export interface MetaStore {
   updateJob(id: string, patch: JobPatch): Promise<void>;
   /** Jobs of a kind that are queued or running (to resume at start), oldest first. */
   unfinishedJobs(kind: string): Promise<JobRow[]>;
+  // pull connectors
+  /** Creates or updates a connector; keeps its state, health and pause flag, and its credentials when null. */
+  putConnector(row: NewConnectorRow): Promise<void>;
+  getConnector(id: string): Promise<ConnectorRow | undefined>;
+  listConnectors(): Promise<ConnectorRow[]>;
+  /** Persists state and health together, so a restart resumes from a consistent pair. */
+  saveConnectorState(id: string, state: unknown, health: unknown): Promise<void>;
+  setConnectorPaused(id: string, paused: boolean): Promise<boolean>;
+  setConnectorCredentials(id: string, sealed: string | null): Promise<boolean>;
+  deleteConnector(id: string): Promise<boolean>;
 }

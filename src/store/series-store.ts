@@ -184,4 +184,16 @@ export interface SeriesStore {
    * partition at a time, never row by row. Capability `retention`.
    */
   dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult>;
+  /**
+   * Full stored rows (payloads and attributes included) matching the key filter in [fromUs, toUs), in
+   * time order, at most `limit`. Optional while adapters gain it: callers check that it is defined.
+   */
+  rows?(layout: DatasetLayout, query: RowsQuery): Promise<StoredRow[]>;
+}
+
+export interface RowsQuery {
+  keys: KeyFilter;
+  fromUs?: number;
+  toUs?: number;
+  limit: number;
 }

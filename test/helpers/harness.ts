@@ -6,7 +6,7 @@ import { loadConfig, validateConfig } from '../../src/config/load.js';
 import type { SluiceConfig, SluiceConfigInput } from '../../src/config/schema.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { Sluice } from '../../src/runtime.js';
+import { Sluice, type SluiceOptions } from '../../src/runtime.js';
 
 export const ADMIN = 'test-admin-key-0123456789';
 export const auth = { authorization: `Bearer ${ADMIN}` };
@@ -34,11 +34,11 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { dataDir?: string; config?: Partial<SluiceConfigInput> } = {},
+  opts: { dataDir?: string; config?: Partial<SluiceConfigInput>; sluice?: SluiceOptions } = {},
 ): Promise<Harness> {
   const dataDir = opts.dataDir ?? tempDir();
   const config = testConfig(dataDir, opts.config);
-  const sluice = new Sluice(config, createLogger(config.log_level));
+  const sluice = new Sluice(config, createLogger(config.log_level), opts.sluice);
   await sluice.start();
   const app = await buildApp({ sluice });
   await app.ready();

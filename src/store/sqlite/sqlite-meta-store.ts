@@ -6,8 +6,10 @@ import type {
   JobRow,
   NewJob,
   ApiKeyRow,
+  ConnectorRow,
   KeyedRecord,
   MetaStore,
+  NewConnectorRow,
   NewUpload,
   StoredDataset,
   UploadCounts,
@@ -17,6 +19,7 @@ import type {
 } from '../meta-store.js';
 import { guarded, toStoreError } from './sqlite-errors.js';
 import { SqliteJobs } from './sqlite-jobs.js';
+import { SqliteConnectors } from './sqlite-connectors.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
@@ -52,6 +55,7 @@ class OpenStore {
   readonly uploads: SqliteUploads;
   readonly records: SqliteRecords;
   readonly jobs: SqliteJobs;
+  readonly connectors: SqliteConnectors;
   readonly putDataset: Statement;
   readonly listDatasets: Statement;
   readonly deleteDataset: Statement;
@@ -64,6 +68,7 @@ class OpenStore {
     this.uploads = new SqliteUploads(db);
     this.records = new SqliteRecords(db, this.uploads);
     this.jobs = new SqliteJobs(db);
+    this.connectors = new SqliteConnectors(db);
     this.putDataset = db.prepare(
       `INSERT INTO datasets (name, spec, created_at) VALUES (?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET spec = excluded.spec`,
@@ -266,6 +271,36 @@ export class SqliteMetaStore implements MetaStore {
 
   async unfinishedJobs(kind: string): Promise<JobRow[]> {
     return guarded(() => this.store().jobs.listUnfinished(kind));
+  }
+
+  // pull connectors
+
+  async putConnector(row: NewConnectorRow): Promise<void> {
+    guarded(() => this.store().connectors.put(row, Date.now()));
+  }
+
+  async getConnector(id: string): Promise<ConnectorRow | undefined> {
+    return guarded(() => this.store().connectors.get(id));
+  }
+
+  async listConnectors(): Promise<ConnectorRow[]> {
+    return guarded(() => this.store().connectors.list());
+  }
+
+  async saveConnectorState(id: string, state: unknown, health: unknown): Promise<void> {
+    guarded(() => this.store().connectors.save(id, state, health, Date.now()));
+  }
+
+  async setConnectorPaused(id: string, paused: boolean): Promise<boolean> {
+    return guarded(() => this.store().connectors.pause(id, paused, Date.now()));
+  }
+
+  async setConnectorCredentials(id: string, sealed: string | null): Promise<boolean> {
+    return guarded(() => this.store().connectors.credentials(id, sealed, Date.now()));
+  }
+
+  async deleteConnector(id: string): Promise<boolean> {
+    return guarded(() => this.store().connectors.delete(id));
   }
 
   private store(): OpenStore {

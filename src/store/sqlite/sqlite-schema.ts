@@ -129,6 +129,22 @@ const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
     db.exec(`
       ALTER TABLE uploads ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http';
       ALTER TABLE uploads ADD COLUMN upload_length INTEGER;
+      `);
+  },
+  // Pull connectors: config (credentials sealed apart), pause flag, durable cursor state and health.
+  (db) => {
+    db.exec(`
+      CREATE TABLE connectors (
+        id TEXT PRIMARY KEY NOT NULL,
+        origin TEXT NOT NULL,
+        config TEXT NOT NULL,
+        credentials TEXT,
+        paused INTEGER NOT NULL DEFAULT 0,
+        state TEXT,
+        health TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
     `);
   },
   // Alerting and data-quality state (src/alerts, src/quality).
