@@ -37,6 +37,10 @@ import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
+import { RollupMaintainer } from './apply/rollups/rollup-maintainer.js';
+import { RetentionJob } from './apply/retention/retention-job.js';
+import { durationMs } from './core/duration.js';
+import { AnalyticsService } from './query/analytics/analytics-service.js';
 import { Alerting } from './alerts/alerting.js';
 import { BulkReader } from './query/bulk-query.js';
 
@@ -88,6 +92,11 @@ export class Sluice {
   readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
+  /** Keeps the 1m/1h/1d rollups of append-mode datasets current. */
+  readonly rollups: RollupMaintainer;
+  readonly retention: RetentionJob;
+  /** Top-K, history and aggregation jobs, answered from rollups. */
+  readonly analytics: AnalyticsService;
   private readonly decoders = new DecodePool();
   private ready = false;
   /** Alert rules, channels, summaries and quality counters; `alerting.sink` takes other subsystems' alerts. */
@@ -210,6 +219,32 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
+    this.rollups = new RollupMaintainer({
+      series: this.series,
+      registry: this.registry,
+      log,
+      metrics: this.metrics,
+      options: {
+        flushIntervalMs: durationMs(config.rollups.flush_interval),
+        maxPendingRows: config.rollups.max_pending_rows,
+      },
+    });
+    this.rollups.attach(this.applier);
+    this.retention = new RetentionJob({
+      series: this.series,
+      registry: this.registry,
+      rollups: this.rollups,
+      log,
+      metrics: this.metrics,
+      intervalMs: durationMs(config.retention.interval),
+    });
+    this.analytics = new AnalyticsService({
+      registry: this.registry,
+      series: this.series,
+      meta: this.meta,
+      rollups: this.rollups,
+      log,
+    });
     this.alerting = new Alerting({
       config: config.alerts,
       registry: this.registry,
@@ -250,9 +285,13 @@ export class Sluice {
     await this.datasets.load(this.config.datasets);
     await this.alerting.start();
     await this.applier.rebuild();
+    await this.rollups.prepareRecovery();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);
+    this.rollups.start();
+    this.retention.start();
+    await this.analytics.resume();
     await this.connectors.start(this.config.connectors);
     this.ready = true;
     this.log.info(
@@ -270,6 +309,7 @@ export class Sluice {
   async settle(): Promise<void> {
     await this.queue.idle();
     await this.batchLog.drained();
+    await this.rollups.flush();
   }
 
   async close(): Promise<void> {
@@ -279,6 +319,9 @@ export class Sluice {
     await this.queue.idle();
     await this.decoders.close();
     await this.batchLog.close();
+    await this.retention.stop();
+    await this.analytics.close();
+    await this.rollups.close();
     await this.alerting.close();
     await this.series.close();
     await this.meta.close();

@@ -27,6 +27,8 @@ export interface AppliedBatch {
   readonly outcome: BatchOutcome;
   /** Client (API key id) that sent the rows, when known. */
   readonly client: string | null;
+  /** The store's apply sequence of the batch (see `AppendResult.seq`). */
+  readonly seq: number;
 }
 
 export type AppliedBatchListener = (applied: AppliedBatch) => void;
@@ -206,7 +208,7 @@ export class Applier {
       // Read before recording: recording the last batch finishes the upload and forgets it.
       const client = this.clientOf(batch.source);
       const isNew = await this.record(batch, outcome, res.applied);
-      if (res.applied && isNew) this.notify({ layout, batch, keep, outcome, client });
+      if (res.applied && isNew) this.notify({ layout, batch, keep, outcome, client, seq: res.seq });
       this.done(batch, outcome);
       // Let queries in between batches of a large group.
       await yieldToEventLoop();

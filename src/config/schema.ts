@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { connectorsSectionSchema } from '../connectors/connector-config.js';
 import { datasetSchema } from '../core/dataset.js';
+import { parseDuration } from '../core/duration.js';
+
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
+  message: 'expected a duration such as 500ms, 2s, 5m, 1h',
+});
 import { alertsConfigSchema } from '../alerts/alert-config.js';
 
 /**
@@ -139,6 +144,22 @@ export const configSchema = z
       .strict()
       .prefault({}),
     datasets: z.array(datasetSchema).default([]),
+    rollups: z
+      .object({
+        /** How often applied rows are folded into the stored 1m/1h/1d rollups. */
+        flush_interval: duration.default('2s'),
+        /** Rows waiting for rollups (all datasets) that start a flush before the interval is up. */
+        max_pending_rows: z.number().int().min(1).default(500_000),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        /** How often the retention job drops raw partitions and rollup buckets past their window. */
+        interval: duration.default('1h'),
+      })
+      .strict()
+      .prefault({}),
     /** Alert rules, channels and scheduled summaries (docs/alerts.md). */
     alerts: alertsConfigSchema.prefault({}),
     /** Pull connectors (docs/connectors.md). */

@@ -29,6 +29,7 @@ export const ERRORS = {
   upload_not_found: { status: 404, title: 'Unknown upload' },
   key_not_found: { status: 404, title: 'Unknown API key' },
   record_not_found: { status: 404, title: 'No record with that key' },
+  job_not_found: { status: 404, title: 'Unknown job' },
   dataset_exists: { status: 409, title: 'A dataset with that name already exists' },
   dataset_in_config: {
     status: 409,

@@ -16,6 +16,8 @@ import { keyRoutes } from './routes/keys.js';
 import { queryRoutes } from './routes/queries.js';
 import { tusRoutes } from './routes/tus.js';
 import { uploadRoutes } from './routes/uploads.js';
+import { analyticsRoutes } from './routes/analytics.js';
+import { requestAnalyticsFacade } from './facades/request-analytics.js';
 import { alertRoutes } from './routes/alerts.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
 import { qualityRoutes } from './routes/quality.js';
@@ -72,6 +74,8 @@ export async function buildApp({ sluice, logRequests = false }: AppOptions): Pro
   datasetRoutes(app, sluice);
   keyRoutes(app, sluice);
   queryRoutes(app, sluice);
+  analyticsRoutes(app, sluice);
+  requestAnalyticsFacade(app, sluice);
   alertRoutes(app, sluice);
   alertRuleRoutes(app, sluice);
   qualityRoutes(app, sluice);

@@ -144,6 +144,42 @@ export class QuantileSketch {
     return quantileOfSorted(this.small!, Math.min(1, Math.max(0, q)), this.smallLen);
   }
 
+  /**
+   * Compact bytes for storage (rollups): the sorted values while the sketch is exact, else the
+   * centroids after folding the buffer in. An exact sketch of more than `maxExactValues` values is
+   * compressed first, which bounds the size of what is stored. `fromBytes` restores a sketch that merges and answers like
+   * this one (exactly so while it is exact).
+   */
+  toBytes(maxExactValues = Infinity): Uint8Array {
+    if (this.digest !== null) return this.digest.toBytes(maxExactValues);
+    return exactBytes(this.small ?? [], this.smallLen);
+  }
+
+  static fromBytes(bytes: Uint8Array, opts: QuantileSketchOptions = {}, seed = 0): QuantileSketch {
+    const sketch = new QuantileSketch(opts, seed);
+    if (bytes.length === 0) return sketch;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const kind = view.getUint8(0);
+    const n = view.getUint32(1, true);
+    if (kind === EXACT_FORMAT) {
+      if (bytes.length !== 5 + 8 * n) throw new RangeError('truncated quantile sketch');
+      for (let i = 0; i < n; i++) sketch.add(view.getFloat64(5 + 8 * i, true));
+      return sketch;
+    }
+    if (kind !== CENTROID_FORMAT || bytes.length !== 21 + 16 * n)
+      throw new RangeError('not a quantile sketch');
+    const lo = view.getFloat64(5, true);
+    const hi = view.getFloat64(13, true);
+    const means = new Float64Array(n);
+    const weights = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      means[i] = view.getFloat64(21 + 16 * i, true);
+      weights[i] = view.getFloat64(29 + 16 * i, true);
+    }
+    sketch.digest = MergingDigest.fromCentroids(opts, seed, means, weights, lo, hi);
+    return sketch;
+  }
+
   /** Insertion into the small sorted array, whose capacity doubles from 2. */
   private addSmall(x: number): void {
     let small = this.small;
@@ -251,6 +287,45 @@ export class MergingDigest {
     }
     this.flush();
     return this.interpolate(p);
+  }
+
+  /** See `QuantileSketch.toBytes`. */
+  toBytes(maxExactValues = Infinity): Uint8Array {
+    if (this.size === 0 && this.bufLen <= maxExactValues) {
+      this.sortBuffer();
+      return exactBytes(this.buf, this.bufLen);
+    }
+    this.flush();
+    const n = this.size;
+    const bytes = new Uint8Array(21 + 16 * n);
+    const view = new DataView(bytes.buffer);
+    view.setUint8(0, CENTROID_FORMAT);
+    view.setUint32(1, n, true);
+    view.setFloat64(5, this.lo, true);
+    view.setFloat64(13, this.hi, true);
+    for (let i = 0; i < n; i++) {
+      view.setFloat64(21 + 16 * i, this.means![i], true);
+      view.setFloat64(29 + 16 * i, this.weights![i], true);
+    }
+    return bytes;
+  }
+
+  static fromCentroids(
+    opts: QuantileSketchOptions,
+    seed: number,
+    means: Float64Array,
+    weights: Float64Array,
+    lo: number,
+    hi: number,
+  ): MergingDigest {
+    const d = new MergingDigest(opts, seed);
+    d.means = means;
+    d.weights = weights;
+    d.size = means.length;
+    d.centroidTotal = runWeight({ means, weights, length: means.length });
+    d.lo = lo;
+    d.hi = hi;
+    return d;
   }
 
   /** Merges buffered values into the centroids. */
@@ -375,6 +450,19 @@ export class MergingDigest {
     this.size = out;
     this.centroidTotal = total;
   }
+}
+
+/** Byte layouts of `toBytes`: a kind byte, a little-endian u32 count, then the payload. */
+const EXACT_FORMAT = 1;
+const CENTROID_FORMAT = 2;
+
+function exactBytes(sorted: ArrayLike<number>, n: number): Uint8Array {
+  const bytes = new Uint8Array(5 + 8 * n);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, EXACT_FORMAT);
+  view.setUint32(1, n, true);
+  for (let i = 0; i < n; i++) view.setFloat64(5 + 8 * i, sorted[i], true);
+  return bytes;
 }
 
 function runWeight(run: Run): number {

@@ -1,7 +1,12 @@
 import type { ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
+import type { RollupDeltaSet } from '../apply/rollups/rollup-accumulator.js';
 import type {
+  RetentionCutoffs,
+  RetentionResult,
+  RollupGroup,
+  RollupQuery,
   AppendResult,
   KeyFilter,
   RowsQuery,
@@ -88,8 +93,32 @@ export class FaultInjectingSeriesStore implements SeriesStore {
     return this.guard(() => this.inner.latestMany(layout, keys));
   }
 
-  scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void> {
-    return this.guard(() => this.inner.scan(layout, onChunk));
+  scan(
+    layout: DatasetLayout,
+    onChunk: (chunk: ScanChunk) => void,
+    opts?: { afterSeq?: number; throughSeq?: number },
+  ): Promise<void> {
+    return this.guard(() => this.inner.scan(layout, onChunk, opts));
+  }
+
+  lastSeq(): Promise<number> {
+    return this.guard(() => this.inner.lastSeq());
+  }
+
+  rollupWatermark(dataset: string): Promise<number> {
+    return this.guard(() => this.inner.rollupWatermark(dataset));
+  }
+
+  mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void> {
+    return this.guard(() => this.inner.mergeRollups(layout, deltas, throughSeq));
+  }
+
+  readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]> {
+    return this.guard(() => this.inner.readRollups(layout, query));
+  }
+
+  dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult> {
+    return this.guard(() => this.inner.dropExpired(layout, cutoffs));
   }
 
   count(layout: DatasetLayout): Promise<number> {

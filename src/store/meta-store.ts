@@ -125,6 +125,35 @@ export interface KeyedRecord {
   line: number;
 }
 
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface NewJob {
+  id: string;
+  /** What runs it, e.g. `aggregation`. */
+  kind: string;
+  /** API key id that asked for it. */
+  client: string | null;
+  /** The request, as JSON text. */
+  input: string;
+}
+
+export interface JobRow extends NewJob {
+  status: JobStatus;
+  /** The result, as JSON text, once done. */
+  result: string | null;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface JobPatch {
+  status: JobStatus;
+  result?: string;
+  error?: string;
+  startedAt?: number;
+  finishedAt?: number;
+}
 /** A pull connector as stored: config without secrets, sealed credentials, durable state and health. */
 export interface ConnectorRow {
   id: string;
@@ -232,6 +261,13 @@ export interface MetaStore {
     onChunk: (records: KeyedRecord[]) => void,
   ): Promise<void>;
 
+  // background jobs
+  /** Creates a job in status `queued`. */
+  createJob(job: NewJob): Promise<JobRow>;
+  getJob(id: string): Promise<JobRow | undefined>;
+  updateJob(id: string, patch: JobPatch): Promise<void>;
+  /** Jobs of a kind that are queued or running (to resume at start), oldest first. */
+  unfinishedJobs(kind: string): Promise<JobRow[]>;
   // pull connectors
   /** Creates or updates a connector; keeps its state, health and pause flag, and its credentials when null. */
   putConnector(row: NewConnectorRow): Promise<void>;

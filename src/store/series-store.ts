@@ -1,5 +1,8 @@
 import type { ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
+import type { RollupDeltaSet } from '../apply/rollups/rollup-accumulator.js';
+import type { RollupResolution } from '../apply/rollups/rollup-cell.js';
+import type { QuantileSketch } from '../query/quantile-sketch.js';
 
 /**
  * SeriesStore: the append-mode data. Takes columnar batches exactly once, and serves range scans,
@@ -8,7 +11,7 @@ import type { DatasetLayout } from '../core/dataset.js';
  *
  * Adapters: `duckdb` (embedded). Every adapter passes test/conformance/series-store.ts.
  */
-export type SeriesCapability = 'append' | 'series' | 'latest' | 'scan';
+export type SeriesCapability = 'append' | 'series' | 'latest' | 'scan' | 'rollups' | 'retention';
 
 export type SeriesAgg = 'mean' | 'min' | 'max' | 'sum' | 'count' | 'last';
 export const SERIES_AGGS: readonly SeriesAgg[] = ['mean', 'min', 'max', 'sum', 'count', 'last'];
@@ -18,6 +21,11 @@ export interface AppendResult {
   applied: boolean;
   inserted: number;
   duplicate: number;
+  /**
+   * Apply sequence of the batch: increases with every newly applied batch across the store, and is
+   * stored with its rows, so rollups can tell which rows their last flush covered. 0 for a replay.
+   */
+  seq: number;
 }
 
 /** Equality filter on key columns: column name to accepted values (OR within a column, AND across). */
@@ -64,6 +72,61 @@ export interface ScanChunk {
   hashes: Float64Array | null;
 }
 
+/** One stretch of a rollup read: buckets of `resolution` starting in [fromUs, toUs). */
+export interface RollupSegment {
+  resolution: RollupResolution;
+  fromUs: number;
+  toUs: number;
+}
+
+export interface RollupQuery {
+  /** Disjoint stretches; fine buckets at the edges of a window and coarse ones in its middle. */
+  segments: readonly RollupSegment[];
+  keys: KeyFilter;
+  /** Key columns to group by (none: one group). */
+  groupBy: readonly string[];
+  /** Field columns to aggregate. */
+  fields: readonly string[];
+  /** Groups also by time, in buckets of this width (a multiple of every segment's resolution). */
+  stepUs?: number;
+  /** Also merge the quantile sketches (costs a read of every sketch in the window). */
+  sketches: boolean;
+}
+
+export interface FieldAggregate {
+  count: number;
+  sum: number;
+  /** NaN when count is 0. */
+  min: number;
+  max: number;
+  sumSq: number;
+  /** Present when the query asked for sketches. */
+  sketch?: QuantileSketch;
+}
+
+export interface RollupGroup {
+  /** Values of the `groupBy` columns, in that order. */
+  group: string[];
+  /** Step bucket start, microseconds; 0 without a step. */
+  bucketUs: number;
+  rows: number;
+  /** One per requested field, in request order. */
+  fields: FieldAggregate[];
+}
+
+export interface RetentionCutoffs {
+  /** Raw rows in partitions that end at or before this time go. */
+  rawBeforeUs: number;
+  /** Rollup buckets that end at or before this time go. */
+  rollupsBeforeUs: number;
+}
+
+export interface RetentionResult {
+  partitionsDropped: number;
+  rowsDropped: number;
+  rollupRowsDropped: number;
+}
+
 export interface SeriesStore {
   readonly kind: string;
   readonly capabilities: ReadonlySet<SeriesCapability>;
@@ -95,9 +158,32 @@ export interface SeriesStore {
    * by keys: the bulk form of `latest` (capability `latest`).
    */
   latestMany(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow[]>;
-  /** Streams every stored row of the dataset in chunks. */
-  scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void>;
+  /**
+   * Streams every stored row of the dataset in chunks; with `afterSeq` / `throughSeq`, only rows of
+   * batches whose apply sequence is in (afterSeq, throughSeq] (the tail rollups have not stored yet).
+   */
+  scan(
+    layout: DatasetLayout,
+    onChunk: (chunk: ScanChunk) => void,
+    opts?: { afterSeq?: number; throughSeq?: number },
+  ): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;
+  /** Apply sequence of the last batch stored (0 before the first). Capability `rollups`. */
+  lastSeq(): Promise<number>;
+  /** Apply sequence up to which the dataset's stored rollups include every row. Capability `rollups`. */
+  rollupWatermark(dataset: string): Promise<number>;
+  /**
+   * Merges `deltas` into the stored rollups and moves the dataset's rollup watermark to `throughSeq`,
+   * in one transaction: after a crash either both happened or neither. Capability `rollups`.
+   */
+  mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void>;
+  /** Aggregates stored rollups by group (and step). Capability `rollups`. */
+  readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]>;
+  /**
+   * Drops raw time partitions and rollup buckets past their cutoffs. Raw data goes a whole
+   * partition at a time, never row by row. Capability `retention`.
+   */
+  dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult>;
   /**
    * Full stored rows (payloads and attributes included) matching the key filter in [fromUs, toUs), in
    * time order, at most `limit`. Optional while adapters gain it: callers check that it is defined.

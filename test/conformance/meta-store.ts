@@ -687,6 +687,44 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
       });
     });
 
+    describe('jobs', () => {
+      it('creates a queued job, moves it through running to done, and lists the unfinished', async () => {
+        const job = await store.createJob({
+          id: 'agg_1',
+          kind: 'aggregation',
+          client: 'k1',
+          input: '{"a":1}',
+        });
+        expect(job).toMatchObject({
+          id: 'agg_1',
+          status: 'queued',
+          result: null,
+          error: null,
+          finishedAt: null,
+        });
+        await store.createJob({ id: 'agg_2', kind: 'aggregation', client: null, input: '{}' });
+        await store.createJob({ id: 'other_1', kind: 'other', client: null, input: '{}' });
+        await store.updateJob('agg_1', { status: 'running', startedAt: 5 });
+        expect((await store.unfinishedJobs('aggregation')).map((j) => j.id).sort()).toEqual([
+          'agg_1',
+          'agg_2',
+        ]);
+        await store.updateJob('agg_1', { status: 'done', result: '{"rows":[]}', finishedAt: 9 });
+        expect(await store.getJob('agg_1')).toMatchObject({
+          status: 'done',
+          result: '{"rows":[]}',
+          startedAt: 5,
+          finishedAt: 9,
+          input: '{"a":1}',
+          client: 'k1',
+        });
+        await store.updateJob('agg_2', { status: 'failed', error: 'boom', finishedAt: 10 });
+        expect(await store.unfinishedJobs('aggregation')).toEqual([]);
+        expect((await store.getJob('agg_2'))?.error).toBe('boom');
+        expect(await store.getJob('nothing')).toBeUndefined();
+      });
+    });
+
     it('closes idempotently', async () => {
       await store.close();
       await store.close();

@@ -170,7 +170,7 @@ describe('DuckDbSeriesStore', () => {
     const appendMs = performance.now() - start;
     appending = false;
     await reads;
-    expect(result).toEqual({ applied: true, inserted: 100_000, duplicate: 0 });
+    expect(result).toEqual({ applied: true, inserted: 100_000, duplicate: 0, seq: expect.any(Number) });
     expect(turns).toBeGreaterThan(100_000 / 2048);
     // Half the append: a stray GC pause or scheduler hiccup fits; one synchronous copy would not.
     expect(longestGapMs).toBeLessThan(appendMs / 2);

@@ -20,6 +20,7 @@ import {
   readingsBatch,
   readingsLayout,
 } from './series-fixtures.js';
+import { runRollupConformance } from './series-rollups.js';
 
 /**
  * The SeriesStore conformance suite: every adapter runs it. `make` returns an opened store (init
@@ -55,7 +56,7 @@ export function runSeriesStoreConformance(
     }
 
     it('declares only known capabilities, and refuses undeclared ones with capability_missing', async (ctx) => {
-      const known: SeriesCapability[] = ['append', 'series', 'latest', 'scan'];
+      const known: SeriesCapability[] = ['append', 'series', 'latest', 'scan', 'rollups', 'retention'];
       for (const c of store.capabilities) expect(known).toContain(c);
       const undeclared = known.filter((c) => !store.capabilities.has(c));
       if (undeclared.length === 0) ctx.skip(`${name} declares every capability`);
@@ -64,6 +65,8 @@ export function runSeriesStoreConformance(
         series: () => store.series(layout, { keys: {}, agg: 'mean', limit: 10 }),
         latest: () => store.latest(layout, {}),
         scan: () => store.scan(layout, () => undefined),
+        rollups: () => store.rollupWatermark('readings'),
+        retention: () => store.dropExpired(layout, { rawBeforeUs: 0, rollupsBeforeUs: 0 }),
       };
       for (const c of undeclared) {
         const err: unknown = await calls[c]().then(
@@ -79,11 +82,11 @@ export function runSeriesStoreConformance(
       expect(await store.count(layout)).toBe(0);
       expect(await store.isApplied('upload-1:0')).toBe(false);
       const r = await store.append(layout, readingsBatch(readingRows(500)));
-      expect(r).toEqual({ applied: true, inserted: 500, duplicate: 0 });
+      expect(r).toEqual({ applied: true, inserted: 500, duplicate: 0, seq: expect.any(Number) });
       expect(await store.count(layout)).toBe(500);
       expect(await store.isApplied('upload-1:0')).toBe(true);
       const r2 = await store.append(layout, readingsBatch(readingRows(20, 3, 600), { seq: 1 }));
-      expect(r2).toEqual({ applied: true, inserted: 20, duplicate: 0 });
+      expect(r2).toEqual({ applied: true, inserted: 20, duplicate: 0, seq: expect.any(Number) });
       expect(await store.count(layout)).toBe(520);
     });
 
@@ -92,10 +95,10 @@ export function runSeriesStoreConformance(
       const rows = readingRows(300);
       const keep = dropEvery(300, 10);
       const first = await store.append(layout, readingsBatch(rows), keep);
-      expect(first).toEqual({ applied: true, inserted: 270, duplicate: 30 });
+      expect(first).toEqual({ applied: true, inserted: 270, duplicate: 30, seq: expect.any(Number) });
       // The replay carries a different keep mask: the recorded counts still win.
       const replay = await store.append(layout, readingsBatch(rows));
-      expect(replay).toEqual({ applied: false, inserted: 270, duplicate: 30 });
+      expect(replay).toEqual({ applied: false, inserted: 270, duplicate: 30, seq: 0 });
       expect(await store.count(layout)).toBe(270);
     });
 
@@ -109,16 +112,16 @@ export function runSeriesStoreConformance(
         { batch: b(2, 50), keep: dropEvery(50, 5) },
       ]);
       expect(results).toEqual([
-        { applied: true, inserted: 100, duplicate: 0 },
-        { applied: false, inserted: 10, duplicate: 0 },
-        { applied: true, inserted: 40, duplicate: 10 },
+        { applied: true, inserted: 100, duplicate: 0, seq: expect.any(Number) },
+        { applied: false, inserted: 10, duplicate: 0, seq: 0 },
+        { applied: true, inserted: 40, duplicate: 10, seq: expect.any(Number) },
       ]);
       expect(await store.count(layout)).toBe(150);
       // The same batch twice in one group (a log replayed after a crash) is applied once.
       const twice = await store.appendMany(layout, [{ batch: b(5, 30) }, { batch: b(5, 30) }]);
       expect(twice).toEqual([
-        { applied: true, inserted: 30, duplicate: 0 },
-        { applied: false, inserted: 30, duplicate: 0 },
+        { applied: true, inserted: 30, duplicate: 0, seq: expect.any(Number) },
+        { applied: false, inserted: 30, duplicate: 0, seq: 0 },
       ]);
       expect(await store.count(layout)).toBe(180);
       // A group with a poisoned batch applies none of its batches.
@@ -163,7 +166,12 @@ export function runSeriesStoreConformance(
       const keep = dropEvery(100, 3);
       const r = await store.append(layout, readingsBatch(rows), keep);
       const kept = keptOnly(rows, keep);
-      expect(r).toEqual({ applied: true, inserted: kept.length, duplicate: 100 - kept.length });
+      expect(r).toEqual({
+        applied: true,
+        inserted: kept.length,
+        duplicate: 100 - kept.length,
+        seq: expect.any(Number),
+      });
       const { rows: scanned } = await scanAll();
       expect(scanned.map((s) => s.hash).sort((a, b) => a - b)).toEqual(
         kept.map((k) => k.hash).sort((a, b) => a - b),
@@ -173,7 +181,7 @@ export function runSeriesStoreConformance(
     it('records a batch whose rows are all dropped', async (ctx) => {
       needs(ctx, 'append');
       const r = await store.append(layout, readingsBatch(readingRows(10)), new Uint8Array(10));
-      expect(r).toEqual({ applied: true, inserted: 0, duplicate: 10 });
+      expect(r).toEqual({ applied: true, inserted: 0, duplicate: 10, seq: expect.any(Number) });
       expect(await store.isApplied('upload-1:0')).toBe(true);
       expect(await store.count(layout)).toBe(0);
     });
@@ -381,6 +389,7 @@ export function runSeriesStoreConformance(
         applied: true,
         inserted: 5000,
         duplicate: 0,
+        seq: expect.any(Number),
       });
       expect(await store.count(layout)).toBe(5000);
     });
@@ -461,6 +470,8 @@ export function runSeriesStoreConformance(
         });
       }
     });
+
+    runRollupConformance(name, () => store, needs);
 
     it('reads an unknown dataset as empty', async () => {
       const ghost = readingsLayout('never_created');

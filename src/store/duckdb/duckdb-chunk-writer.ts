@@ -5,6 +5,7 @@ import { SluiceError } from '../../core/errors.js';
 import {
   type VectorScratch,
   fillAllNull,
+  fillConstantInt64,
   fillDoubles,
   fillInt64s,
   fillStrings,
@@ -16,8 +17,8 @@ export const APPEND_CHUNK_ROWS = Math.min(2048, duckdb.vector_size());
 /**
  * Fills a DuckDB data chunk with rows `rows[from .. from + size)` of `batch` (size ≤
  * APPEND_CHUNK_ROWS), in `physicalColumns` order: keys, time, fields, payloads, attributes, `_hash`,
- * `_line`. The chunk's columns must have those types (VARCHAR, TIMESTAMP, DOUBLE, ..., DOUBLE,
- * BIGINT). Throws (SluiceError) on a value that cannot be stored.
+ * `_line`, `_seq` (the constant `seq`). The chunk's columns must have those types (VARCHAR,
+ * TIMESTAMP, DOUBLE, ..., DOUBLE, BIGINT, BIGINT). Throws (SluiceError) on a value that cannot be stored.
  *
  * Measured against the node-api vector wrappers, row-by-row appending and `INSERT ... SELECT
  * unnest(list params)`, writing whole vectors from typed arrays is the fastest path: numbers cost
@@ -30,6 +31,7 @@ export function fillChunk(
   rows: Uint32Array,
   from: number,
   size: number,
+  seq: number,
 ): void {
   if (size > scratch.capacity) {
     throw new SluiceError('internal', `a data chunk holds at most ${scratch.capacity} rows, got ${size}`);
@@ -39,7 +41,7 @@ export function fillChunk(
   duckdb.data_chunk_set_size(chunk, size);
   const columns = duckdb.data_chunk_get_column_count(chunk);
   const expected =
-    batch.keys.length + batch.fields.length + batch.payloads.length + batch.attributes.length + 3;
+    batch.keys.length + batch.fields.length + batch.payloads.length + batch.attributes.length + 4;
   if (columns !== expected) {
     throw new SluiceError('internal', `batch ${batch.id} has ${expected} columns, the data chunk ${columns}`);
   }
@@ -55,6 +57,7 @@ export function fillChunk(
   if (batch.hashes === null) fillAllNull(next(), s, size);
   else fillDoubles(next(), s, batch.hashes, rows, from, size);
   fillInt64s(next(), s, batch.lines, rows, from, size, 'line');
+  fillConstantInt64(next(), s, seq, size);
 }
 
 /** Indices of the rows to store, in batch order. */

@@ -14,7 +14,7 @@ import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import { APPEND_CHUNK_ROWS, fillChunk } from './duckdb-chunk-writer.js';
-import { physicalColumns, quoteIdent, tableNameOf, type PhysicalType } from './duckdb-sql.js';
+import { physicalColumns, quoteIdent, type PhysicalType } from './duckdb-sql.js';
 import { VectorScratch } from './duckdb-vector-fill.js';
 
 /** The table function's name; one store owns its DuckDB instance, so one registration per instance. */
@@ -31,6 +31,7 @@ interface PendingAppend {
   readonly layout: DatasetLayout;
   readonly batch: ColumnarBatch;
   readonly rows: Uint32Array;
+  readonly seq: number;
   /** Rows handed to DuckDB so far. */
   at: number;
   /** What a fill threw, so the caller gets it rather than DuckDB's rewording. */
@@ -65,22 +66,25 @@ export class PendingRowsSource {
     conn.registerTableFunction(fn);
   }
 
-  /** Inserts `rows` of `batch` into the dataset's table, inside `conn`'s open transaction. */
+  /**
+   * Inserts `rows` of `batch` into `table` (one of the dataset's tables), with apply sequence `seq`,
+   * inside `conn`'s open transaction.
+   */
   async insert(
     conn: DuckDBConnection,
     layout: DatasetLayout,
     batch: ColumnarBatch,
     rows: Uint32Array,
+    table: string,
+    seq: number,
   ): Promise<void> {
     if (this.pending !== undefined) {
       throw new SluiceError('internal', `batch ${batch.id}: another append is still copying rows`);
     }
-    const pending: PendingAppend = { layout, batch, rows, at: 0, failure: undefined };
+    const pending: PendingAppend = { layout, batch, rows, seq, at: 0, failure: undefined };
     this.pending = pending;
     try {
-      await conn.run(
-        `INSERT INTO ${quoteIdent(tableNameOf(layout.spec.name))} SELECT * FROM ${PENDING_ROWS_FUNCTION}()`,
-      );
+      await conn.run(`INSERT INTO ${quoteIdent(table)} SELECT * FROM ${PENDING_ROWS_FUNCTION}()`);
     } catch (e) {
       throw pending.failure ?? e;
     } finally {
@@ -113,7 +117,7 @@ export class PendingRowsSource {
       return;
     }
     try {
-      fillChunk(output.chunk, this.scratch, p.batch, p.rows, p.at, size);
+      fillChunk(output.chunk, this.scratch, p.batch, p.rows, p.at, size, p.seq);
     } catch (e) {
       p.failure = e;
       throw e;

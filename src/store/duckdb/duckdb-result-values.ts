@@ -1,7 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { ScanChunk } from '../series-store.js';
-import { scanSql } from './duckdb-sql.js';
 
 /** Conversions from DuckDB result values to the plain types of the SeriesStore port. */
 
@@ -57,8 +56,9 @@ export async function streamScan(
   conn: DuckDBConnection,
   layout: DatasetLayout,
   onChunk: (chunk: ScanChunk) => void,
+  sql: string,
 ): Promise<void> {
-  const result = await conn.stream(scanSql(layout));
+  const result = await conn.stream(sql);
   const nk = layout.keys.length;
   const nf = layout.fields.length;
   let builder: ScanChunkBuilder | undefined;

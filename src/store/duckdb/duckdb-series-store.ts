@@ -7,9 +7,14 @@ import {
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
+import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import type {
   AppendResult,
   KeyFilter,
+  RetentionCutoffs,
+  RetentionResult,
+  RollupGroup,
+  RollupQuery,
   ScanChunk,
   SeriesCapability,
   SeriesPoint,
@@ -21,9 +26,24 @@ import { AsyncMutex, MutexPool } from './async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
+import { RollupRowsSource } from './duckdb-rollup-writer.js';
+import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
+import { deleteExpiredRollups, dropExpiredPartitions } from './duckdb-retention.js';
+import {
+  CREATE_WATERMARK_SQL,
+  createRollupTableSql,
+  mergeAllRollups,
+  rollupColumnDefs,
+  rollupGroupsOf,
+  rollupReadSql,
+  isRollupTableOf,
+  rollupTablesOf,
+} from './duckdb-rollups.js';
 import {
   CREATE_APPLIED_SQL,
   INSERT_APPLIED_SQL,
+  MIGRATE_APPLIED_SQL,
+  SEQ_COLUMN,
   createTableSql,
   describeColumns,
   latestManySql,
@@ -31,8 +51,10 @@ import {
   physicalColumns,
   quoteIdent,
   requestedFields,
+  scanSql,
   seriesSql,
   tableNameOf,
+  unionSource,
 } from './duckdb-sql.js';
 
 export interface DuckDbSeriesStoreOptions {
@@ -73,8 +95,10 @@ function storedRowOf(layout: DatasetLayout, row: readonly DuckDBValue[]): Stored
 }
 
 /**
- * SeriesStore on an embedded DuckDB file: one table per dataset (`ds_<name>`) plus `_applied`, the
- * batch ids already stored. All writes go through one connection, one at a time; reads use a small
+ * SeriesStore on an embedded DuckDB file. A dataset's rows live in one table per UTC day
+ * (`p_<name>_<yyyymmdd>`, see duckdb-partitions.ts) beside its base table `ds_<name>`; its rollups in
+ * `r_<name>_<1m|1h|1d>` (duckdb-rollups.ts). `_applied` holds the batch ids already stored with their
+ * apply sequence, `_rollup_watermark` the sequence each dataset's rollups cover. All writes go through one connection, one at a time; reads use a small
  * pool of other connections and see committed data only.
  *
  * Durability: DuckDB writes each commit to its write-ahead log before COMMIT returns, so an append
@@ -87,9 +111,18 @@ export class DuckDbSeriesStore implements SeriesStore {
     'series',
     'latest',
     'scan',
+    'rollups',
+    'retention',
   ]);
 
   private readonly writeMutex = new AsyncMutex();
+  /**
+   * Rollup merges and rollup retention run on their own connection, so they go on beside appends
+   * (they touch other tables, so the two never conflict). Lock order: writeMutex before rollupMutex.
+   */
+  private readonly rollupMutex = new AsyncMutex();
+  private rollupConn: DuckDBConnection | undefined;
+  private rollupRows: RollupRowsSource | undefined;
   private instance: DuckDBInstance | undefined;
   private writer: DuckDBConnection | undefined;
   private readers: MutexPool<DuckDBConnection> | undefined;
@@ -97,6 +130,11 @@ export class DuckDbSeriesStore implements SeriesStore {
   private readonly ensured = new Map<string, string>();
   /** Dataset tables present in the file; reads of other datasets return nothing. */
   private readonly tables = new Set<string>();
+  private readonly partitions = new PartitionMap();
+  /** Latest bucket stored per rollup table, once read; see mergeAllRollups. Only the writer uses it. */
+  private readonly rollupsUpTo = new Map<string, number>();
+  /** Apply sequence of the last batch given one; a rolled-back append leaves a gap, which is fine. */
+  private seq = 0;
   private recordStmt: DuckDBPreparedStatement | undefined;
   private rowSource: PendingRowsSource | undefined;
 
@@ -112,6 +150,10 @@ export class DuckDbSeriesStore implements SeriesStore {
       const instance = await DuckDBInstance.create(this.opts.path, config);
       const writer = await instance.connect();
       await writer.run(CREATE_APPLIED_SQL);
+      await writer.run(MIGRATE_APPLIED_SQL);
+      await writer.run(CREATE_WATERMARK_SQL);
+      const last = await writer.runAndReadAll('SELECT coalesce(max(seq), 0) FROM _applied');
+      this.seq = numberOrNull(last.getRows()[0]?.[0] ?? null) ?? 0;
       this.recordStmt = await writer.prepare(INSERT_APPLIED_SQL);
       this.rowSource = new PendingRowsSource(writer);
       const readerCount = Math.max(1, this.opts.readConnections ?? 2);
@@ -120,7 +162,14 @@ export class DuckDbSeriesStore implements SeriesStore {
       const existing = await writer.runAndReadAll(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()",
       );
-      for (const [name] of existing.getRows()) this.tables.add(textOf(name ?? ''));
+      for (const [name] of existing.getRows()) {
+        const table = textOf(name ?? '');
+        const part = parsePartitionTable(table);
+        if (part) this.partitions.add(part.dataset, part.day);
+        else this.tables.add(table);
+      }
+      this.rollupConn = await instance.connect();
+      this.rollupRows = new RollupRowsSource(this.rollupConn);
       this.instance = instance;
       this.writer = writer;
       this.readers = new MutexPool(readers);
@@ -134,12 +183,17 @@ export class DuckDbSeriesStore implements SeriesStore {
   async close(): Promise<void> {
     const instance = this.instance;
     if (instance === undefined) return;
-    await this.writeMutex.run(async () => {
-      await this.writer?.run('CHECKPOINT');
-      this.recordStmt?.destroySync();
-      this.recordStmt = undefined;
-      this.writer?.closeSync();
-    });
+    await this.writeMutex.run(() =>
+      this.rollupMutex.run(async () => {
+        this.rollupConn?.closeSync();
+        this.rollupConn = undefined;
+        this.rollupRows = undefined;
+        await this.writer?.run('CHECKPOINT');
+        this.recordStmt?.destroySync();
+        this.recordStmt = undefined;
+        this.writer?.closeSync();
+      }),
+    );
     await this.readers?.forEach((conn) => {
       conn.closeSync();
       return Promise.resolve();
@@ -150,6 +204,8 @@ export class DuckDbSeriesStore implements SeriesStore {
     this.readers = undefined;
     this.ensured.clear();
     this.tables.clear();
+    this.partitions.clear();
+    this.rollupsUpTo.clear();
     this.rowSource = undefined;
   }
 
@@ -172,13 +228,13 @@ export class DuckDbSeriesStore implements SeriesStore {
     const wanted = describeColumns(cols);
     if (this.ensured.get(name) === wanted) return;
     const table = tableNameOf(name);
-    const reader = await writer.runAndReadAll(
-      "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' " +
-        'AND database_name = current_database() AND table_name = $1 ORDER BY column_index',
-      [table],
-    );
-    const stored = reader.getRows().map(([n, t]) => `${textOf(n ?? '')} ${textOf(t ?? '')}`);
-    if (stored.length === 0) {
+    const stored = await this.columnsOf(writer, table);
+    if (stored.length > 0 && `${stored.join(', ')}, ${SEQ_COLUMN} BIGINT` === wanted) {
+      // Written before rows carried their apply sequence: those rows read as sequence 0.
+      await writer.run(
+        `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${quoteIdent(SEQ_COLUMN)} BIGINT DEFAULT 0`,
+      );
+    } else if (stored.length === 0) {
       await writer.run(createTableSql(table, cols));
     } else if (stored.join(', ') !== wanted) {
       throw new SluiceError(
@@ -187,26 +243,66 @@ export class DuckDbSeriesStore implements SeriesStore {
           `now needs (${wanted}); drop the dataset's data or restore its previous schema`,
       );
     }
+    if (layout.spec.mode === 'append') await this.ensureRollupTables(writer, layout);
     this.ensured.set(name, wanted);
     this.tables.add(table);
   }
 
+  private async columnsOf(conn: DuckDBConnection, table: string): Promise<string[]> {
+    const reader = await conn.runAndReadAll(
+      "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' " +
+        'AND database_name = current_database() AND table_name = $1 ORDER BY column_index',
+      [table],
+    );
+    return reader.getRows().map(([n, t]) => `${textOf(n ?? '')} ${textOf(t ?? '')}`);
+  }
+
+  private async ensureRollupTables(writer: DuckDBConnection, layout: DatasetLayout): Promise<void> {
+    for (const { table, level } of rollupTablesOf(layout)) {
+      const wanted = rollupColumnDefs(level.layout)
+        .map((d) => d.replaceAll('"', ''))
+        .join(', ');
+      const stored = await this.columnsOf(writer, table);
+      if (stored.length === 0) await writer.run(createRollupTableSql(table, level.layout));
+      else if (stored.join(', ') !== wanted)
+        throw new SluiceError(
+          'internal',
+          `dataset ${layout.spec.name}: the rollup table ${table} has columns (${stored.join(', ')}) but the ` +
+            `dataset now needs (${wanted}); drop the dataset's data or restore its previous schema`,
+        );
+      this.tables.add(table);
+    }
+  }
+
   async dropDataset(name: string): Promise<void> {
-    return this.writeMutex.run(async () => {
-      const { writer } = this.open();
-      const table = tableNameOf(name);
-      await writer.run('BEGIN TRANSACTION');
-      try {
-        await writer.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
-        await writer.run('DELETE FROM _applied WHERE dataset = $1', [name]);
-        await writer.run('COMMIT');
-      } catch (e) {
-        await this.rollbackQuietly(writer);
-        throw storeError(`dropping dataset ${name}`, e);
-      }
-      this.ensured.delete(name);
-      this.tables.delete(table);
-    });
+    return this.writeMutex.run(() => this.rollupMutex.run(() => this.dropLocked(name)));
+  }
+
+  /** Runs under both mutexes. */
+  private async dropLocked(name: string): Promise<void> {
+    const { writer } = this.open();
+    const table = tableNameOf(name);
+    const tables = [
+      table,
+      ...this.partitions.daysOf(name).map((d) => partitionTableOf(name, d)),
+      ...[...this.tables].filter((t) => isRollupTableOf(t, name)),
+    ];
+    await writer.run('BEGIN TRANSACTION');
+    try {
+      for (const t of tables) await writer.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+      await writer.run('DELETE FROM _applied WHERE dataset = $1', [name]);
+      await writer.run('DELETE FROM _rollup_watermark WHERE dataset = $1', [name]);
+      await writer.run('COMMIT');
+    } catch (e) {
+      await this.rollbackQuietly(writer);
+      throw storeError(`dropping dataset ${name}`, e);
+    }
+    this.ensured.delete(name);
+    for (const t of tables) {
+      this.tables.delete(t);
+      this.rollupsUpTo.delete(t);
+    }
+    this.partitions.forget(name);
   }
 
   async append(layout: DatasetLayout, batch: ColumnarBatch, keep?: Uint8Array): Promise<AppendResult> {
@@ -217,28 +313,31 @@ export class DuckDbSeriesStore implements SeriesStore {
       const rows = keptRows(batch.length, keep);
       const inserted = rows.length;
       const duplicate = batch.length - inserted;
+      const seq = ++this.seq;
+      const created: number[] = [];
       await writer.run('BEGIN TRANSACTION');
       // The `_applied` row goes first: its primary key turns a replay into a cheap failure before
       // any data is copied, so the common path needs no separate lookup. It is an INSERT rather than
       // an appender because a statement runs off the event loop, and the key check is not free.
       try {
-        await this.recordApplied(batch, inserted, duplicate);
+        await this.recordApplied(batch, inserted, duplicate, seq);
       } catch (e) {
         await this.rollbackQuietly(writer);
         const recorded = await this.recorded(writer, batch.id);
-        if (recorded !== undefined) return { applied: false, ...recorded };
+        if (recorded !== undefined) return { applied: false, ...recorded, seq: 0 };
         throw storeError(`recording batch ${batch.id}`, e);
       }
       try {
         // The rows go in from a DuckDB thread, one 2048-row chunk per event-loop task; see
         // PendingRowsSource. Reads use other connections and see committed data only.
-        if (inserted > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
+        if (inserted > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
         await writer.run('COMMIT');
       } catch (e) {
         await this.rollbackQuietly(writer);
         throw storeError(`appending batch ${batch.id}`, e);
       }
-      return { applied: true, inserted, duplicate };
+      for (const day of created) this.partitions.add(layout.spec.name, day);
+      return { applied: true, inserted, duplicate, seq };
     });
   }
 
@@ -251,6 +350,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     return this.writeMutex.run(async () => {
       const { writer } = this.open();
       await this.ensureLocked(layout);
+      const created: number[] = [];
       await writer.run('BEGIN TRANSACTION');
       try {
         // A constraint error would abort the whole transaction, so replays are found up front.
@@ -263,17 +363,19 @@ export class DuckDbSeriesStore implements SeriesStore {
           // Applied before, or earlier in this group (a log may hold a batch twice after a crash).
           const prior = done.get(batch.id);
           if (prior) {
-            results.push({ applied: false, ...prior });
+            results.push({ applied: false, ...prior, seq: 0 });
             continue;
           }
           const rows = keptRows(batch.length, keep);
-          await this.recordApplied(batch, rows.length, batch.length - rows.length);
-          if (rows.length > 0) await this.pendingRows(writer).insert(writer, layout, batch, rows);
+          const seq = ++this.seq;
+          await this.recordApplied(batch, rows.length, batch.length - rows.length, seq);
+          if (rows.length > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
           const counts = { inserted: rows.length, duplicate: batch.length - rows.length };
           done.set(batch.id, counts);
-          results.push({ applied: true, ...counts });
+          results.push({ applied: true, ...counts, seq });
         }
         await writer.run('COMMIT');
+        for (const day of created) this.partitions.add(layout.spec.name, day);
         return results;
       } catch (e) {
         await this.rollbackQuietly(writer);
@@ -299,8 +401,39 @@ export class DuckDbSeriesStore implements SeriesStore {
     return out;
   }
 
+  /**
+   * Runs under the write mutex, inside the writer's open transaction: each day's rows go to that
+   * day's partition, created on first use (`created` collects the new days, known after COMMIT).
+   */
+  private async insertRows(
+    writer: DuckDBConnection,
+    layout: DatasetLayout,
+    batch: ColumnarBatch,
+    rows: Uint32Array,
+    seq: number,
+    created: number[],
+  ): Promise<void> {
+    const name = layout.spec.name;
+    for (const part of rowsByDay(batch.timeUs, rows)) {
+      let table = tableNameOf(name);
+      if (part.day !== undefined) {
+        table = partitionTableOf(name, part.day);
+        if (!this.partitions.has(name, part.day) && !created.includes(part.day)) {
+          await writer.run(createTableSql(table, physicalColumns(layout)));
+          created.push(part.day);
+        }
+      }
+      await this.pendingRows(writer).insert(writer, layout, batch, part.rows, table, seq);
+    }
+  }
+
   /** Runs under the write mutex, inside the writer's open transaction. */
-  private async recordApplied(batch: ColumnarBatch, inserted: number, duplicate: number): Promise<void> {
+  private async recordApplied(
+    batch: ColumnarBatch,
+    inserted: number,
+    duplicate: number,
+    seq: number,
+  ): Promise<void> {
     const stmt = this.recordStmt;
     if (stmt === undefined) throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
     stmt.clearBindings();
@@ -309,6 +442,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     stmt.bindBigInt(3, BigInt(inserted));
     stmt.bindBigInt(4, BigInt(duplicate));
     stmt.bindBigInt(5, BigInt(Date.now()) * 1000n);
+    stmt.bindBigInt(6, BigInt(seq));
     await stmt.run();
   }
 
@@ -346,8 +480,9 @@ export class DuckDbSeriesStore implements SeriesStore {
   async series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]> {
     const { readers } = this.open();
     const fields = requestedFields(layout, query.fields);
-    const { sql, params } = seriesSql(layout, query, fields);
     if (!this.tables.has(tableNameOf(layout.spec.name))) return [];
+    const source = unionSource(this.partitions.tablesFor(layout.spec.name, query.fromUs, query.toUs));
+    const { sql, params } = seriesSql(layout, query, fields, source);
     const nk = layout.keys.length;
     const rows = await readers.run(async (conn) => {
       try {
@@ -365,8 +500,8 @@ export class DuckDbSeriesStore implements SeriesStore {
 
   async latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined> {
     const { readers } = this.open();
-    const { sql, params } = latestSql(layout, keys);
     if (!this.tables.has(tableNameOf(layout.spec.name))) return undefined;
+    const { sql, params } = latestSql(layout, keys, this.sourceOf(layout.spec.name));
     const row = await readers.run(async (conn) => {
       try {
         return (await conn.runAndReadAll(sql, params)).getRows()[0];
@@ -379,8 +514,8 @@ export class DuckDbSeriesStore implements SeriesStore {
 
   async latestMany(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow[]> {
     const { readers } = this.open();
-    const { sql, params } = latestManySql(layout, keys);
     if (!this.tables.has(tableNameOf(layout.spec.name))) return [];
+    const { sql, params } = latestManySql(layout, keys, this.sourceOf(layout.spec.name));
     const rows = await readers.run(async (conn) => {
       try {
         return (await conn.runAndReadAll(sql, params)).getRows();
@@ -391,7 +526,16 @@ export class DuckDbSeriesStore implements SeriesStore {
     return rows.map((row) => storedRowOf(layout, row));
   }
 
-  async scan(layout: DatasetLayout, onChunk: (chunk: ScanChunk) => void): Promise<void> {
+  /** Every table holding the dataset's rows, as one SQL source. */
+  private sourceOf(dataset: string): string {
+    return unionSource(this.partitions.tablesFor(dataset));
+  }
+
+  async scan(
+    layout: DatasetLayout,
+    onChunk: (chunk: ScanChunk) => void,
+    opts: { afterSeq?: number; throughSeq?: number } = {},
+  ): Promise<void> {
     const { readers } = this.open();
     if (!this.tables.has(tableNameOf(layout.spec.name))) return;
     let callbackFailed = false;
@@ -405,7 +549,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     };
     await readers.run(async (conn) => {
       try {
-        await streamScan(conn, layout, guarded);
+        await streamScan(conn, layout, guarded, scanSql(layout, this.sourceOf(layout.spec.name), opts));
       } catch (e) {
         // The caller's own error reaches it unchanged.
         throw callbackFailed ? e : storeError(`scanning ${layout.spec.name}`, e);
@@ -418,8 +562,93 @@ export class DuckDbSeriesStore implements SeriesStore {
     const table = tableNameOf(layout.spec.name);
     if (!this.tables.has(table)) return 0;
     return readers.run(async (conn) => {
-      const reader = await conn.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(table)}`);
+      const reader = await conn.runAndReadAll(`SELECT count(*) FROM ${this.sourceOf(layout.spec.name)}`);
       return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? 0;
     });
+  }
+
+  lastSeq(): Promise<number> {
+    this.open();
+    return Promise.resolve(this.seq);
+  }
+
+  async rollupWatermark(dataset: string): Promise<number> {
+    return this.open().readers.run(async (conn) => {
+      const reader = await conn.runAndReadAll('SELECT seq FROM _rollup_watermark WHERE dataset = $1', [
+        dataset,
+      ]);
+      return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? 0;
+    });
+  }
+
+  private rollupConnection(): DuckDBConnection {
+    if (this.rollupConn === undefined)
+      throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
+    return this.rollupConn;
+  }
+
+  private rollupWriter(): RollupRowsSource {
+    if (this.rollupRows === undefined)
+      throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
+    return this.rollupRows;
+  }
+
+  async mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void> {
+    // The tables are made by the writer; the merge itself runs beside appends.
+    await this.writeMutex.run(() => this.ensureLocked(layout));
+    return this.rollupMutex.run(async () => {
+      const conn = this.rollupConnection();
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const written = await mergeAllRollups(conn, layout, deltas, this.rollupsUpTo, this.rollupWriter());
+        await conn.run('INSERT OR REPLACE INTO _rollup_watermark (dataset, seq) VALUES ($1, $2::BIGINT)', [
+          layout.spec.name,
+          BigInt(throughSeq),
+        ]);
+        await conn.run('COMMIT');
+        for (const [table, latest] of written)
+          this.rollupsUpTo.set(table, Math.max(latest, this.rollupsUpTo.get(table) ?? -Infinity));
+      } catch (e) {
+        await this.rollbackQuietly(conn);
+        throw storeError(`merging rollups of ${layout.spec.name}`, e);
+      }
+    });
+  }
+
+  async readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]> {
+    const { readers } = this.open();
+    const built = rollupReadSql(layout, query, this.tables);
+    if (built === undefined) return [];
+    const rows = await readers.run(async (conn) => {
+      try {
+        return (await conn.runAndReadAll(built.sql, built.params)).getRows();
+      } catch (e) {
+        throw storeError(`rollup query on ${layout.spec.name}`, e);
+      }
+    });
+    return rollupGroupsOf(query, rows);
+  }
+
+  async dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult> {
+    const raw = await this.writeMutex.run(async () => {
+      try {
+        return await dropExpiredPartitions(this.open().writer, layout, this.partitions, cutoffs.rawBeforeUs);
+      } catch (e) {
+        throw storeError(`dropping expired partitions of ${layout.spec.name}`, e);
+      }
+    });
+    const rollupRowsDropped = await this.rollupMutex.run(async () => {
+      try {
+        return await deleteExpiredRollups(
+          this.rollupConnection(),
+          layout,
+          this.tables,
+          cutoffs.rollupsBeforeUs,
+        );
+      } catch (e) {
+        throw storeError(`dropping expired rollups of ${layout.spec.name}`, e);
+      }
+    });
+    return { ...raw, rollupRowsDropped };
   }
 }

@@ -26,6 +26,8 @@ export function tableNameOf(dataset: string): string {
 export const TIME_COLUMN = 'time';
 export const HASH_COLUMN = '_hash';
 export const LINE_COLUMN = '_line';
+/** Apply sequence of the batch a row came in (see `AppendResult.seq`). */
+export const SEQ_COLUMN = '_seq';
 
 export type PhysicalType = 'VARCHAR' | 'TIMESTAMP' | 'DOUBLE' | 'BIGINT';
 
@@ -36,7 +38,7 @@ export interface PhysicalColumn {
 
 /**
  * The stored columns of a dataset, in table order: keys, time, fields, payloads, attributes, then
- * the row hash and source line. The time column always exists (NULL for datasets without one) so
+ * the row hash, source line and apply sequence. The time column always exists (NULL for datasets without one) so
  * that every table has the same shape and `latest` can order by it.
  */
 export function physicalColumns(layout: DatasetLayout): PhysicalColumn[] {
@@ -48,6 +50,7 @@ export function physicalColumns(layout: DatasetLayout): PhysicalColumn[] {
     ...layout.attributes.map((c) => ({ name: c.name, type: 'VARCHAR' as const })),
     { name: HASH_COLUMN, type: 'DOUBLE' },
     { name: LINE_COLUMN, type: 'BIGINT' },
+    { name: SEQ_COLUMN, type: 'BIGINT' },
   ];
   // DuckDB identifiers are case-insensitive, so `Value` and `value` would be one column.
   const seen = new Set<string>();
@@ -57,7 +60,7 @@ export function physicalColumns(layout: DatasetLayout): PhysicalColumn[] {
       throw new SluiceError(
         'internal',
         `dataset ${layout.spec.name}: column name "${c.name}" collides with another column or with a reserved ` +
-          `column (${TIME_COLUMN}, ${HASH_COLUMN}, ${LINE_COLUMN}) when compared case-insensitively`,
+          `column (${TIME_COLUMN}, ${HASH_COLUMN}, ${LINE_COLUMN}, ${SEQ_COLUMN}) when compared case-insensitively`,
       );
     }
     seen.add(folded);
@@ -78,12 +81,15 @@ export const APPLIED_TABLE = '_applied';
 
 export const CREATE_APPLIED_SQL =
   'CREATE TABLE IF NOT EXISTS _applied (batch_id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, ' +
-  'inserted BIGINT NOT NULL, duplicate BIGINT NOT NULL, applied_at TIMESTAMP NOT NULL)';
+  'inserted BIGINT NOT NULL, duplicate BIGINT NOT NULL, applied_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL DEFAULT 0)';
 
-/** Parameters: batch id, dataset, inserted, duplicate, applied at (BIGINT microseconds). */
+/** Files written before batches had an apply sequence get the column (0 for their old batches). */
+export const MIGRATE_APPLIED_SQL = 'ALTER TABLE _applied ADD COLUMN IF NOT EXISTS seq BIGINT DEFAULT 0';
+
+/** Parameters: batch id, dataset, inserted, duplicate, applied at (BIGINT microseconds), seq. */
 export const INSERT_APPLIED_SQL =
-  'INSERT INTO _applied (batch_id, dataset, inserted, duplicate, applied_at) ' +
-  'VALUES ($1, $2, $3::BIGINT, $4::BIGINT, make_timestamp($5::BIGINT))';
+  'INSERT INTO _applied (batch_id, dataset, inserted, duplicate, applied_at, seq) ' +
+  'VALUES ($1, $2, $3::BIGINT, $4::BIGINT, make_timestamp($5::BIGINT), $6::BIGINT)';
 
 /** Key lists longer than this are bound as one joined parameter. */
 const MANY_KEYS = 32;
@@ -162,9 +168,14 @@ export function requestedFields(layout: DatasetLayout, fields: readonly string[]
  * Result columns: `t_us` (DOUBLE microseconds), one column per key, then one per requested field.
  * `limit` keeps the earliest points (by time, then keys); the result is ordered by keys, then time.
  */
-export function seriesSql(layout: DatasetLayout, q: SeriesQuery, fields: readonly string[]): BuiltQuery {
+export function seriesSql(
+  layout: DatasetLayout,
+  q: SeriesQuery,
+  fields: readonly string[],
+  source: string,
+): BuiltQuery {
   const params: SqlParam[] = [];
-  const table = quoteIdent(tableNameOf(layout.spec.name));
+  const table = source;
   const keyCols = layout.keys.map((k) => quoteIdent(k.name));
   const where = [...keyFilterSql(layout, q.keys, params), ...timeBoundsSql(q, params)].join(' AND ');
   const keyList = keyCols.length > 0 ? `${keyCols.join(', ')}, ` : '';
@@ -207,15 +218,20 @@ function recordColumns(layout: DatasetLayout): string[] {
   ];
 }
 
-/** Latest first; rowid breaks time ties in favour of the row stored last. */
-const LATEST_ORDER = `${quoteIdent(TIME_COLUMN)} DESC NULLS LAST, rowid DESC`;
+/**
+ * Latest first. Rows of one dataset span several tables (day partitions), so rowid cannot break time
+ * ties; the apply sequence, then the source line, do, in favour of the row stored last.
+ */
+const LATEST_ORDER =
+  `${quoteIdent(TIME_COLUMN)} DESC NULLS LAST, ${quoteIdent(SEQ_COLUMN)} DESC NULLS LAST, ` +
+  `${quoteIdent(LINE_COLUMN)} DESC`;
 
-/** Result columns: keys, `t_us`, fields, payloads, attributes. */
-export function latestSql(layout: DatasetLayout, keys: KeyFilter): BuiltQuery {
+/** Result columns: keys, `t_us`, fields, payloads, attributes. `source` names the dataset's tables. */
+export function latestSql(layout: DatasetLayout, keys: KeyFilter, source: string): BuiltQuery {
   const params: SqlParam[] = [];
   const where = keyFilterSql(layout, keys, params);
   const sql =
-    `SELECT ${recordColumns(layout).join(', ')} FROM ${quoteIdent(tableNameOf(layout.spec.name))}` +
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${source}` +
     `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
     `ORDER BY ${LATEST_ORDER} LIMIT 1`;
   return { sql, params };
@@ -225,24 +241,38 @@ export function latestSql(layout: DatasetLayout, keys: KeyFilter): BuiltQuery {
  * The latest row of every series (distinct key tuple) matching the filter, in one scan: a window per
  * series instead of one query per key. Result columns as `latestSql`, ordered by keys.
  */
-export function latestManySql(layout: DatasetLayout, keys: KeyFilter): BuiltQuery {
+export function latestManySql(layout: DatasetLayout, keys: KeyFilter, source: string): BuiltQuery {
   const params: SqlParam[] = [];
   const where = keyFilterSql(layout, keys, params);
   const series = layout.keys.map((k) => quoteIdent(k.name)).join(', ');
   const sql =
-    `SELECT ${recordColumns(layout).join(', ')} FROM ${quoteIdent(tableNameOf(layout.spec.name))}` +
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${source}` +
     `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
     `QUALIFY row_number() OVER (PARTITION BY ${series} ORDER BY ${LATEST_ORDER}) = 1 ORDER BY ${series}`;
   return { sql, params };
 }
 
-/** Result columns: keys, `t_us`, fields, `_hash`. */
-export function scanSql(layout: DatasetLayout): string {
+/** Result columns: keys, `t_us`, fields, `_hash`; with sequence bounds, rows of those batches only. */
+export function scanSql(
+  layout: DatasetLayout,
+  source: string,
+  seqs: { afterSeq?: number; throughSeq?: number } = {},
+): string {
   const cols = [
     ...layout.keys.map((k) => quoteIdent(k.name)),
     `epoch_us(${quoteIdent(TIME_COLUMN)})::DOUBLE AS t_us`,
     ...layout.fields.map((f) => quoteIdent(f.name)),
     quoteIdent(HASH_COLUMN),
   ];
-  return `SELECT ${cols.join(', ')} FROM ${quoteIdent(tableNameOf(layout.spec.name))}`;
+  // The bounds are integers the store produced, never client input.
+  const where: string[] = [];
+  if (seqs.afterSeq !== undefined) where.push(`${quoteIdent(SEQ_COLUMN)} > ${Math.trunc(seqs.afterSeq)}`);
+  if (seqs.throughSeq !== undefined)
+    where.push(`${quoteIdent(SEQ_COLUMN)} <= ${Math.trunc(seqs.throughSeq)}`);
+  return `SELECT ${cols.join(', ')} FROM ${source}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+}
+
+/** `(SELECT * FROM a UNION ALL SELECT * FROM b …)`: the tables holding a dataset's rows, as one source. */
+export function unionSource(tables: readonly string[]): string {
+  return `(${tables.map((t) => `SELECT * FROM ${quoteIdent(t)}`).join(' UNION ALL ')})`;
 }

@@ -189,3 +189,45 @@ export function fillStrings(
   }
   flushValidity(vector, s, size, anyNull);
 }
+
+/** BIGINT column holding one integer value (|value| < 2^53) in every row. */
+export function fillConstantInt64(
+  vector: duckdb.Vector,
+  s: VectorScratch,
+  value: number,
+  size: number,
+): void {
+  const out = s.i32;
+  const high = Math.floor(value / TWO_POW_32);
+  const low = (value - high * TWO_POW_32) | 0;
+  for (let j = 0; j < size; j++) {
+    out[2 * j] = low;
+    out[2 * j + 1] = high;
+  }
+  duckdb.copy_data_to_vector(vector, 0, out.buffer, 0, size * 8);
+}
+
+/** BLOB column of `size` values from `values[0..size)`; null is NULL. One native call per non-null. */
+export function fillBlobs(
+  vector: duckdb.Vector,
+  s: VectorScratch,
+  values: readonly (Uint8Array | null)[],
+  size: number,
+): void {
+  const bytes = s.strings;
+  bytes.fill(0, 0, size * STRING_T_BYTES);
+  let anyNull = false;
+  clearValidity(s, size);
+  for (let j = 0; j < size; j++) {
+    if (values[j] === null) {
+      anyNull = true;
+      markNull(s, j);
+    }
+  }
+  duckdb.copy_data_to_vector(vector, 0, bytes.buffer, 0, size * STRING_T_BYTES);
+  for (let j = 0; j < size; j++) {
+    const v = values[j];
+    if (v !== null && v !== undefined) duckdb.vector_assign_string_element_len(vector, j, v);
+  }
+  flushValidity(vector, s, size, anyNull);
+}

@@ -2,6 +2,9 @@ import type { BatchOutcome, ColumnarBatch, Reject } from '../../core/batch.js';
 import type { DatasetLayout, DatasetSpec } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import type {
+  JobPatch,
+  JobRow,
+  NewJob,
   ApiKeyRow,
   ConnectorRow,
   KeyedRecord,
@@ -15,6 +18,7 @@ import type {
   UploadRow,
 } from '../meta-store.js';
 import { guarded, toStoreError } from './sqlite-errors.js';
+import { SqliteJobs } from './sqlite-jobs.js';
 import { SqliteConnectors } from './sqlite-connectors.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
@@ -50,6 +54,7 @@ function toKey(r: KeyRecord): ApiKeyRow {
 class OpenStore {
   readonly uploads: SqliteUploads;
   readonly records: SqliteRecords;
+  readonly jobs: SqliteJobs;
   readonly connectors: SqliteConnectors;
   readonly putDataset: Statement;
   readonly listDatasets: Statement;
@@ -62,6 +67,7 @@ class OpenStore {
   constructor(readonly db: SqliteDatabase) {
     this.uploads = new SqliteUploads(db);
     this.records = new SqliteRecords(db, this.uploads);
+    this.jobs = new SqliteJobs(db);
     this.connectors = new SqliteConnectors(db);
     this.putDataset = db.prepare(
       `INSERT INTO datasets (name, spec, created_at) VALUES (?, ?, ?)
@@ -247,6 +253,24 @@ export class SqliteMetaStore implements MetaStore {
     } catch (e) {
       throw toStoreError(e);
     }
+  }
+
+  // background jobs
+
+  async createJob(job: NewJob): Promise<JobRow> {
+    return guarded(() => this.store().jobs.create(job, Date.now()));
+  }
+
+  async getJob(id: string): Promise<JobRow | undefined> {
+    return guarded(() => this.store().jobs.get(id));
+  }
+
+  async updateJob(id: string, patch: JobPatch): Promise<void> {
+    guarded(() => this.store().jobs.patch(id, patch));
+  }
+
+  async unfinishedJobs(kind: string): Promise<JobRow[]> {
+    return guarded(() => this.store().jobs.listUnfinished(kind));
   }
 
   // pull connectors

@@ -238,6 +238,24 @@ const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
       CREATE INDEX quality_reasons_time ON quality_reasons (bucket_ms);
     `);
   },
+  (db) => {
+    // Background jobs (aggregations): the request and result are JSON text.
+    db.exec(`
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        client TEXT,
+        input TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER
+      );
+      CREATE INDEX jobs_unfinished ON jobs (kind, status, created_at);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,95 @@
+import type { Logger } from 'pino';
+import type { RollupMaintainer } from '../../apply/rollups/rollup-maintainer.js';
+import type { DatasetLayout } from '../../core/dataset.js';
+import type { DatasetRegistry } from '../../core/dataset-registry.js';
+import { durationMs } from '../../core/duration.js';
+import { SluiceError } from '../../core/errors.js';
+import type { MetaStore } from '../../store/meta-store.js';
+import type { KeyFilter, SeriesStore } from '../../store/series-store.js';
+import { isoOfUs } from '../query-params.js';
+import { AggregationJobs, type AggregationRequest } from './aggregation-jobs.js';
+import { historyOf, type HistoryAnswer } from './history.js';
+import { topKOf, type TopKAnswer, type TopKBy } from './topk.js';
+
+const DAY_MS = 86_400_000;
+
+export interface WindowInput {
+  fromUs?: number;
+  toUs?: number;
+}
+
+/**
+ * Top-K, daily history and aggregation jobs for append-mode datasets, all answered from the stored
+ * rollups, so they keep answering after raw data has gone and cost the same for any window length.
+ * Results reflect rows applied up to the last rollup flush (`rollups.flush_interval`).
+ */
+export class AnalyticsService {
+  readonly jobs: AggregationJobs;
+
+  constructor(
+    private readonly deps: {
+      registry: DatasetRegistry;
+      series: SeriesStore;
+      meta: MetaStore;
+      rollups: RollupMaintainer;
+      log: Logger;
+    },
+  ) {
+    this.jobs = new AggregationJobs({ ...deps, layoutOf: (name) => this.layout(name) });
+  }
+
+  /** The dataset's layout, checked to be append mode on a store that keeps rollups. */
+  layout(dataset: string): DatasetLayout {
+    const { layout } = this.deps.registry.get(dataset);
+    if (layout.spec.mode !== 'append')
+      throw new SluiceError(
+        'unsupported_for_mode',
+        `rollup queries are for append-mode datasets; '${dataset}' is ${layout.spec.mode}`,
+      );
+    if (!this.deps.series.capabilities.has('rollups'))
+      throw new SluiceError(
+        'capability_missing',
+        `the ${this.deps.series.kind} series store keeps no rollups`,
+      );
+    return layout;
+  }
+
+  /** Without bounds, a window covers everything the rollups keep: retention back to tomorrow. */
+  window(layout: DatasetLayout, w: WindowInput): { fromUs: number; toUs: number } {
+    const now = Date.now();
+    const toUs = w.toUs ?? (Math.floor(now / DAY_MS) + 1) * DAY_MS * 1000;
+    const fromUs = w.fromUs ?? (now - durationMs(layout.spec.retention.rollups)) * 1000;
+    if (!(toUs > fromUs))
+      throw new SluiceError('bad_query', `'to' (${isoOfUs(toUs)}) must be after 'from' (${isoOfUs(fromUs)})`);
+    return { fromUs, toUs };
+  }
+
+  topK(
+    dataset: string,
+    q: WindowInput & { k: number; by: TopKBy; field?: string; group?: string; keys?: KeyFilter },
+  ): Promise<TopKAnswer> {
+    const layout = this.layout(dataset);
+    return topKOf(this.deps.series, layout, { ...q, ...this.window(layout, q) });
+  }
+
+  history(dataset: string, w: WindowInput & { fillDays: boolean }): Promise<HistoryAnswer> {
+    const layout = this.layout(dataset);
+    return historyOf(this.deps.series, layout, { ...this.window(layout, w), fillDays: w.fillDays });
+  }
+
+  submitAggregation(request: AggregationRequest, client: string | null) {
+    return this.jobs.submit(request, client);
+  }
+
+  getAggregation(id: string) {
+    return this.jobs.get(id);
+  }
+
+  resume(): Promise<void> {
+    return this.jobs.resume();
+  }
+
+  close(): Promise<void> {
+    return this.jobs.close();
+  }
+}

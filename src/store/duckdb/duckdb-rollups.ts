@@ -1,0 +1,325 @@
+import { DuckDBBlobValue, DuckDBListValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
+import {
+  ROLLUP_RESOLUTIONS,
+  ROLLUP_SKETCH,
+  emptyCell,
+  mergeCell,
+  seriesIdOf,
+  type RollupCell,
+  type RollupResolution,
+} from '../../apply/rollups/rollup-cell.js';
+import type { DatasetLayout } from '../../core/dataset.js';
+import { SluiceError } from '../../core/errors.js';
+import { QuantileSketch } from '../../query/quantile-sketch.js';
+import type { FieldAggregate, RollupGroup, RollupQuery } from '../series-store.js';
+import { numberOrNull, textOf } from './duckdb-result-values.js';
+import type { RollupRowsSource } from './duckdb-rollup-writer.js';
+import { keyFilterSql, quoteIdent, type BuiltQuery, type SqlParam } from './duckdb-sql.js';
+
+/**
+ * Rollup tables of the DuckDB SeriesStore: `r_<dataset>_<1m|1h|1d>`, one row per (series, bucket):
+ * the key columns, `bucket` (start, BIGINT microseconds), `rows`, and per field `<f>.count`,
+ * `<f>.sum`, `<f>.min`, `<f>.max`, `<f>.sumsq` and `<f>.sketch` (QuantileSketch.toBytes). Field
+ * columns carry a dot, which no declared column name can, so they never collide with keys.
+ */
+
+export const CREATE_WATERMARK_SQL =
+  'CREATE TABLE IF NOT EXISTS _rollup_watermark (dataset VARCHAR PRIMARY KEY, seq BIGINT NOT NULL)';
+
+const STAGE_TABLE = '_rollup_stage';
+const PARTS = ['count', 'sum', 'min', 'max', 'sumsq', 'sketch'] as const;
+const PART_TYPES: Record<(typeof PARTS)[number], string> = {
+  count: 'BIGINT',
+  sum: 'DOUBLE',
+  min: 'DOUBLE',
+  max: 'DOUBLE',
+  sumsq: 'DOUBLE',
+  sketch: 'BLOB',
+};
+
+/**
+ * A set of rollup tables: the full series (`column` null), or one key column alone, whose tables
+ * are `r_<dataset>_<res>@<column>` (a character no dataset name has, so names never collide). `layout`
+ * is the dataset's with its keys narrowed to what the tables hold.
+ */
+export interface RollupLevel {
+  column: string | null;
+  layout: DatasetLayout;
+}
+
+export function rollupLevels(layout: DatasetLayout): RollupLevel[] {
+  const levels: RollupLevel[] = [{ column: null, layout }];
+  if (layout.keys.length > 1)
+    for (const k of layout.keys) levels.push({ column: k.name, layout: { ...layout, keys: [k] } });
+  return levels;
+}
+
+export function rollupTableOf(dataset: string, res: RollupResolution, column: string | null = null): string {
+  return column === null ? `r_${dataset}_${res}` : `r_${dataset}_${res}@${column}`;
+}
+
+/** True for the rollup tables (any level and resolution) of `dataset`. */
+export function isRollupTableOf(table: string, dataset: string): boolean {
+  const rest = table.startsWith(`r_${dataset}_`) ? table.slice(dataset.length + 3) : '';
+  return /^(1m|1h|1d)(@[A-Za-z_][A-Za-z0-9_]*)?$/.test(rest);
+}
+
+/** Every rollup table of the dataset, all levels and resolutions. */
+export function rollupTablesOf(
+  layout: DatasetLayout,
+): { table: string; res: RollupResolution; level: RollupLevel }[] {
+  return rollupLevels(layout).flatMap((level) =>
+    ROLLUP_RESOLUTIONS.map((res) => ({
+      table: rollupTableOf(layout.spec.name, res, level.column),
+      res,
+      level,
+    })),
+  );
+}
+
+function col(field: string, part: (typeof PARTS)[number]): string {
+  return quoteIdent(`${field}.${part}`);
+}
+
+/** Column definitions, in table order; also the signature checked against a stored table. */
+export function rollupColumnDefs(layout: DatasetLayout): string[] {
+  return [
+    ...layout.keys.map((k) => `${quoteIdent(k.name)} VARCHAR`),
+    'bucket BIGINT',
+    'rows BIGINT',
+    ...layout.fields.flatMap((f) => PARTS.map((p) => `${col(f.name, p)} ${PART_TYPES[p]}`)),
+  ];
+}
+
+export function createRollupTableSql(table: string, layout: DatasetLayout): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (${rollupColumnDefs(layout).join(', ')})`;
+}
+
+function keyJoin(layout: DatasetLayout, a: string, b: string): string {
+  return [...layout.keys.map((k) => quoteIdent(k.name)), 'bucket']
+    .map((c) => `${a}.${c} = ${b}.${c}`)
+    .join(' AND ');
+}
+
+/** A stored sketch; NULL where the cell holds at most two values (its min and max). */
+function storedSketch(v: DuckDBValue): QuantileSketch | null {
+  return v instanceof DuckDBBlobValue ? QuantileSketch.fromBytes(v.bytes, ROLLUP_SKETCH) : null;
+}
+
+/** A stored rollup row (columns in table order) as a cell. */
+function cellOfRow(layout: DatasetLayout, row: readonly DuckDBValue[]): RollupCell {
+  const nk = layout.keys.length;
+  const cell = emptyCell(
+    row.slice(0, nk).map((v) => textOf(v ?? '')),
+    numberOrNull(row[nk] ?? null) ?? 0,
+    layout.fields.length,
+  );
+  cell.rows = numberOrNull(row[nk + 1] ?? null) ?? 0;
+  layout.fields.forEach((_, f) => {
+    const at = nk + 2 + f * PARTS.length;
+    const r = cell.fields[f]!;
+    r.count = numberOrNull(row[at] ?? null) ?? 0;
+    r.sum = numberOrNull(row[at + 1] ?? null) ?? 0;
+    r.min = numberOrNull(row[at + 2] ?? null) ?? Infinity;
+    r.max = numberOrNull(row[at + 3] ?? null) ?? -Infinity;
+    r.sumSq = numberOrNull(row[at + 4] ?? null) ?? 0;
+    r.sketch = storedSketch(row[at + 5] ?? null);
+  });
+  return cell;
+}
+
+/**
+ * Merges delta cells into one rollup table, inside `conn`'s open transaction, so each (series, bucket)
+ * stays one row. Cells past `storedUpTo` (the latest bucket the table may hold) cannot exist yet and
+ * are appended; the stored rows of the others are read, merged with the deltas, deleted and written
+ * back. Reads are limited to the deltas' bucket range, which lets DuckDB skip the rest of the table by
+ * its zone maps. Returns the latest bucket written.
+ */
+export async function mergeRollupTable(
+  conn: DuckDBConnection,
+  layout: DatasetLayout,
+  name: string,
+  deltas: readonly RollupCell[],
+  storedUpTo: number,
+  writer: RollupRowsSource,
+): Promise<number> {
+  let latest = -Infinity;
+  if (deltas.length === 0) return latest;
+  const table = quoteIdent(name);
+  const fresh: RollupCell[] = [];
+  const cells = new Map<string, RollupCell>();
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const d of deltas) {
+    if (d.bucketUs > latest) latest = d.bucketUs;
+    if (d.bucketUs > storedUpTo) {
+      fresh.push(d);
+      continue;
+    }
+    cells.set(`${seriesIdOf(d.keys)}\u001e${d.bucketUs}`, d);
+    if (d.bucketUs < lo) lo = d.bucketUs;
+    if (d.bucketUs > hi) hi = d.bucketUs;
+  }
+  if (cells.size > 0) {
+    const keyDefs = [...layout.keys.map((k) => `${quoteIdent(k.name)} VARCHAR`), 'bucket BIGINT'];
+    await conn.run(`CREATE OR REPLACE TABLE ${STAGE_TABLE} (${keyDefs.join(', ')})`);
+    const stage = await conn.createAppender(STAGE_TABLE);
+    for (const d of cells.values()) {
+      for (const k of d.keys) stage.appendVarchar(k);
+      stage.appendBigInt(BigInt(d.bucketUs));
+      stage.endRow();
+    }
+    stage.closeSync();
+    const range = [BigInt(lo), BigInt(hi)];
+    const inRange = 'r.bucket >= $1::BIGINT AND r.bucket <= $2::BIGINT';
+    const stored = await conn.runAndReadAll(
+      `SELECT r.* FROM ${table} r SEMI JOIN ${STAGE_TABLE} s ON ${keyJoin(layout, 'r', 's')} WHERE ${inRange}`,
+      range,
+    );
+    for (const row of stored.getRows()) {
+      const old = cellOfRow(layout, row);
+      const id = `${seriesIdOf(old.keys)}\u001e${old.bucketUs}`;
+      const delta = cells.get(id);
+      if (delta === undefined) continue;
+      mergeCell(old, delta);
+      cells.set(id, old);
+    }
+    await conn.run(
+      `DELETE FROM ${table} r USING ${STAGE_TABLE} s WHERE ${keyJoin(layout, 'r', 's')} AND ${inRange}`,
+      range,
+    );
+    await conn.run(`DROP TABLE ${STAGE_TABLE}`);
+  }
+  for (const cell of cells.values()) fresh.push(cell);
+  await writer.insert(conn, layout, name, fresh);
+  return latest;
+}
+
+/** The latest bucket stored in a rollup table (-Infinity when empty). */
+export async function latestStoredBucket(conn: DuckDBConnection, table: string): Promise<number> {
+  const reader = await conn.runAndReadAll(`SELECT max(bucket) FROM ${quoteIdent(table)}`);
+  return numberOrNull(reader.getRows()[0]?.[0] ?? null) ?? -Infinity;
+}
+
+/**
+ * Merges every level's and resolution's deltas; `storedUpTo` caches each table's latest stored bucket
+ * (filled on first use) and is advanced only by the caller, after the transaction commits.
+ */
+export async function mergeAllRollups(
+  conn: DuckDBConnection,
+  layout: DatasetLayout,
+  deltas: RollupDeltaSet,
+  storedUpTo: Map<string, number>,
+  writer: RollupRowsSource,
+): Promise<Map<string, number>> {
+  const written = new Map<string, number>();
+  for (const { table, res, level } of rollupTablesOf(layout)) {
+    const cells = level.column === null ? deltas.full[res] : (deltas.byColumn[level.column]?.[res] ?? []);
+    let upTo = storedUpTo.get(table);
+    if (upTo === undefined) storedUpTo.set(table, (upTo = await latestStoredBucket(conn, table)));
+    written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer));
+  }
+  return written;
+}
+
+/**
+ * The level a query reads: one key column's tables when the query groups by at most that column and
+ * filters on no other (far fewer rows than the full series), else the full series.
+ */
+export function levelFor(layout: DatasetLayout, q: RollupQuery): RollupLevel {
+  const levels = rollupLevels(layout);
+  const column = q.groupBy[0] ?? layout.keys[0]?.name;
+  const narrow = levels.find((l) => l.column !== null && l.column === column);
+  if (narrow === undefined || q.groupBy.length > 1) return levels[0]!;
+  return Object.keys(q.keys).every((k) => k === column) ? narrow : levels[0]!;
+}
+
+/**
+ * Result columns: the group columns, `b` (step bucket or 0), `rows`, then per field count, sum, min,
+ * max, sumsq and, with sketches, the list of sketch blobs.
+ */
+export function rollupReadSql(
+  layout: DatasetLayout,
+  q: RollupQuery,
+  existing: ReadonlySet<string>,
+): BuiltQuery | undefined {
+  const params: SqlParam[] = [];
+  const known = new Set(layout.keys.map((k) => k.name));
+  for (const g of q.groupBy)
+    if (!known.has(g))
+      throw new SluiceError('bad_query', `dataset ${layout.spec.name} has no key column ${g}`);
+  const level = levelFor(layout, q);
+  const parts: string[] = [];
+  for (const s of q.segments) {
+    const table = rollupTableOf(layout.spec.name, s.resolution, level.column);
+    if (!existing.has(table) || !(s.toUs > s.fromUs)) continue;
+    params.push(BigInt(Math.trunc(s.fromUs)), BigInt(Math.trunc(s.toUs)));
+    parts.push(
+      `SELECT * FROM ${quoteIdent(table)} WHERE bucket >= $${params.length - 1}::BIGINT AND bucket < $${params.length}::BIGINT`,
+    );
+  }
+  if (parts.length === 0) return undefined;
+  const where = keyFilterSql(level.layout, q.keys, params);
+  let bucket = '0::BIGINT';
+  if (q.stepUs !== undefined) {
+    params.push(BigInt(Math.trunc(q.stepUs)));
+    bucket = `(floor(bucket / $${params.length}::BIGINT)::BIGINT * $${params.length}::BIGINT)`;
+  }
+  const groups = q.groupBy.map((g) => quoteIdent(g));
+  const aggs = q.fields.flatMap((f) => [
+    `sum(${col(f, 'count')})::DOUBLE`,
+    `sum(${col(f, 'sum')})`,
+    `min(${col(f, 'min')})`,
+    `max(${col(f, 'max')})`,
+    `sum(${col(f, 'sumsq')})`,
+    // Cells without a sketch hold one or two values: their min, and their max when there are two.
+    ...(q.sketches
+      ? [
+          `list(${col(f, 'sketch')}) FILTER (WHERE ${col(f, 'sketch')} IS NOT NULL)`,
+          `list(${col(f, 'min')}) FILTER (WHERE ${col(f, 'sketch')} IS NULL AND ${col(f, 'count')} >= 1)`,
+          `list(${col(f, 'max')}) FILTER (WHERE ${col(f, 'sketch')} IS NULL AND ${col(f, 'count')} = 2)`,
+        ]
+      : []),
+  ]);
+  const select = [...groups, `${bucket} AS b`, 'sum(rows)::DOUBLE', ...aggs].join(', ');
+  const sql =
+    `SELECT ${select} FROM (${parts.join(' UNION ALL ')}) src` +
+    `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY ALL HAVING count(*) > 0`;
+  return { sql, params };
+}
+
+export function rollupGroupsOf(q: RollupQuery, rows: readonly (readonly DuckDBValue[])[]): RollupGroup[] {
+  const ng = q.groupBy.length;
+  const per = q.sketches ? 8 : 5;
+  return rows.map((row) => {
+    const fields: FieldAggregate[] = q.fields.map((_, i) => {
+      const at = ng + 2 + i * per;
+      const agg: FieldAggregate = {
+        count: numberOrNull(row[at] ?? null) ?? 0,
+        sum: numberOrNull(row[at + 1] ?? null) ?? 0,
+        min: numberOrNull(row[at + 2] ?? null) ?? NaN,
+        max: numberOrNull(row[at + 3] ?? null) ?? NaN,
+        sumSq: numberOrNull(row[at + 4] ?? null) ?? 0,
+      };
+      if (q.sketches) {
+        const sketch = new QuantileSketch(ROLLUP_SKETCH);
+        const items = (v: DuckDBValue | undefined): readonly DuckDBValue[] =>
+          v instanceof DuckDBListValue ? v.items : [];
+        for (const b of items(row[at + 5])) {
+          const stored = storedSketch(b);
+          if (stored !== null) sketch.merge(stored);
+        }
+        for (const x of [...items(row[at + 6]), ...items(row[at + 7])]) sketch.add(numberOrNull(x) ?? NaN);
+        agg.sketch = sketch;
+      }
+      return agg;
+    });
+    return {
+      group: row.slice(0, ng).map((v) => textOf(v ?? '')),
+      bucketUs: numberOrNull(row[ng] ?? null) ?? 0,
+      rows: numberOrNull(row[ng + 1] ?? null) ?? 0,
+      fields,
+    };
+  });
+}

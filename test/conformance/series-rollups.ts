@@ -1,0 +1,222 @@
+import { describe, expect, it, type TestContext } from 'vitest';
+import { RollupAccumulator } from '../../src/apply/rollups/rollup-accumulator.js';
+import type { SeriesCapability, SeriesStore } from '../../src/store/series-store.js';
+import { T0_US, readingRows, readingsBatch, readingsLayout, type ReadingRow } from './series-fixtures.js';
+
+const DAY_US = 86_400_000_000;
+const HOUR_US = 3_600_000_000;
+
+/** Rows spread over three UTC days: `perDay` rows a day, 3 devices, a few minutes apart. */
+function threeDays(perDay: number): ReadingRow[] {
+  return [0, 1, 2].flatMap((d) =>
+    readingRows(perDay, 3, 2 + d * perDay).map((r, i) => ({
+      ...r,
+      timeUs: T0_US + d * DAY_US + i * 170_000_000,
+      hash: r.hash + d,
+    })),
+  );
+}
+
+/** Exact per-device figures computed from the rows themselves. */
+function model(rows: readonly ReadingRow[], from = -Infinity, to = Infinity) {
+  const out = new Map<
+    string,
+    { rows: number; n: number; sum: number; min: number; max: number; values: number[] }
+  >();
+  for (const r of rows) {
+    if (r.timeUs < from || r.timeUs >= to) continue;
+    let m = out.get(r.device);
+    if (!m) out.set(r.device, (m = { rows: 0, n: 0, sum: 0, min: Infinity, max: -Infinity, values: [] }));
+    m.rows++;
+    m.n++;
+    m.sum += r.value;
+    m.min = Math.min(m.min, r.value);
+    m.max = Math.max(m.max, r.value);
+    m.values.push(r.value);
+  }
+  return out;
+}
+
+/**
+ * Rollups, apply sequence, time partitions and retention: part of the SeriesStore conformance suite,
+ * run against every adapter that declares `rollups` / `retention`.
+ */
+export function runRollupConformance(
+  name: string,
+  current: () => SeriesStore,
+  needs: (ctx: TestContext, ...caps: SeriesCapability[]) => void,
+): void {
+  const layout = readingsLayout();
+
+  async function rollUp(store: SeriesStore, rows: readonly ReadingRow[], throughSeq: number): Promise<void> {
+    const acc = new RollupAccumulator(layout);
+    acc.add(readingsBatch(rows));
+    await store.mergeRollups(layout, acc.take(), throughSeq);
+  }
+
+  describe(`rollups (${name})`, () => {
+    it('gives each applied batch a growing apply sequence and scans the rows after one', async (ctx) => {
+      needs(ctx, 'append', 'scan', 'rollups');
+      const store = current();
+      const a = await store.append(layout, readingsBatch(readingRows(30)));
+      const b = await store.append(layout, readingsBatch(readingRows(12, 3, 500), { seq: 1 }));
+      expect(b.seq).toBeGreaterThan(a.seq);
+      expect(await store.lastSeq()).toBe(b.seq);
+      let after = 0;
+      await store.scan(layout, (c) => (after += c.length), { afterSeq: a.seq });
+      expect(after).toBe(12);
+    });
+
+    it('keeps rows of many days readable as one dataset', async (ctx) => {
+      needs(ctx, 'append', 'series', 'latest');
+      const store = current();
+      const rows = threeDays(200);
+      await store.append(layout, readingsBatch(rows));
+      expect(await store.count(layout)).toBe(600);
+      const day2 = await store.series(layout, {
+        keys: {},
+        fromUs: T0_US + DAY_US,
+        toUs: T0_US + 2 * DAY_US,
+        stepMs: 86_400_000,
+        agg: 'count',
+        fields: ['value'],
+        limit: 100,
+      });
+      expect(day2.reduce((n, p) => n + (p.values[0] ?? 0), 0)).toBe(200);
+      const latest = await store.latest(layout, { device_id: ['dev-0'] });
+      expect(latest?.timeUs).toBe(Math.max(...rows.filter((r) => r.device === 'dev-0').map((r) => r.timeUs)));
+    });
+
+    it('merges rollup deltas into buckets, moves the watermark, and answers grouped reads exactly', async (ctx) => {
+      needs(ctx, 'rollups');
+      const store = current();
+      await store.ensureDataset(layout);
+      const rows = threeDays(300);
+      expect(await store.rollupWatermark('readings')).toBe(0);
+      // Two merges that touch the same buckets: the stored cells must hold their sum.
+      await rollUp(
+        store,
+        rows.filter((_, i) => i % 2 === 0),
+        7,
+      );
+      await rollUp(
+        store,
+        rows.filter((_, i) => i % 2 === 1),
+        9,
+      );
+      expect(await store.rollupWatermark('readings')).toBe(9);
+      const from = T0_US + 5 * HOUR_US + 17 * 60_000_000;
+      const to = T0_US + DAY_US + 20 * HOUR_US;
+      const want = model(rows, from, to);
+      // The same window cut into minute, hour and day stretches.
+      const dayStart = T0_US + DAY_US;
+      const groups = await store.readRollups(layout, {
+        segments: [
+          { resolution: '1m', fromUs: from, toUs: T0_US + 6 * HOUR_US },
+          { resolution: '1h', fromUs: T0_US + 6 * HOUR_US, toUs: dayStart },
+          { resolution: '1h', fromUs: dayStart, toUs: dayStart + 19 * HOUR_US },
+          { resolution: '1m', fromUs: dayStart + 19 * HOUR_US, toUs: to },
+        ],
+        keys: {},
+        groupBy: ['device_id'],
+        fields: ['value'],
+        sketches: true,
+      });
+      expect(groups.map((g) => g.group[0]).sort()).toEqual([...want.keys()].sort());
+      for (const g of groups) {
+        const m = want.get(g.group[0]!)!;
+        const f = g.fields[0]!;
+        expect(g.rows).toBe(m.rows);
+        expect(f.count).toBe(m.n);
+        expect(f.sum).toBeCloseTo(m.sum, 6);
+        expect(f.min).toBe(m.min);
+        expect(f.max).toBe(m.max);
+        const sorted = m.values.sort((x, y) => x - y);
+        expect(f.sketch!.quantile(0)).toBe(sorted[0]);
+        expect(f.sketch!.quantile(1)).toBe(sorted[sorted.length - 1]);
+      }
+      // Filtered on another key column: read from the full series.
+      const north = await store.readRollups(layout, {
+        segments: [{ resolution: '1d', fromUs: T0_US, toUs: T0_US + 3 * DAY_US }],
+        keys: { site: ['north'] },
+        groupBy: ['device_id'],
+        fields: ['value'],
+        sketches: true,
+      });
+      const wantNorth = model(rows.filter((r) => r.site === 'north'));
+      expect(north.map((g) => [g.group[0], g.rows, g.fields[0]!.max]).sort()).toEqual(
+        [...wantNorth.entries()].map(([d, m]) => [d, m.rows, m.max]).sort(),
+      );
+      for (const g of north)
+        expect(g.fields[0]!.sketch!.quantile(0)).toBe(Math.min(...wantNorth.get(g.group[0]!)!.values));
+      // Per day, from the day buckets, with a key filter.
+      const daily = await store.readRollups(layout, {
+        segments: [{ resolution: '1d', fromUs: T0_US, toUs: T0_US + 3 * DAY_US }],
+        keys: { device_id: ['dev-1'] },
+        groupBy: [],
+        fields: ['value', 'temp'],
+        stepUs: DAY_US,
+        sketches: false,
+      });
+      expect(daily.map((d) => d.bucketUs).sort()).toEqual([T0_US, T0_US + DAY_US, T0_US + 2 * DAY_US]);
+      for (const d of daily) expect(d.rows).toBe(100);
+      const temps = rows.filter((r) => r.device === 'dev-1' && !Number.isNaN(r.temp));
+      expect(daily.reduce((n, d) => n + d.fields[1]!.count, 0)).toBe(temps.length);
+    });
+
+    it('drops whole expired day partitions and old rollup buckets, keeping newer data', async (ctx) => {
+      needs(ctx, 'append', 'rollups', 'retention');
+      const store = current();
+      const rows = threeDays(120);
+      await store.append(layout, readingsBatch(rows));
+      await rollUp(store, rows, await store.lastSeq());
+      // Raw: everything before day 2 goes. Rollups: everything before day 1.
+      const r = await store.dropExpired(layout, {
+        rawBeforeUs: T0_US + 2 * DAY_US + HOUR_US,
+        rollupsBeforeUs: T0_US + DAY_US,
+      });
+      expect(r.partitionsDropped).toBe(2);
+      expect(r.rowsDropped).toBe(240);
+      expect(r.rollupRowsDropped).toBeGreaterThan(0);
+      expect(await store.count(layout)).toBe(120);
+      const daily = await store.readRollups(layout, {
+        segments: [{ resolution: '1d', fromUs: T0_US, toUs: T0_US + 3 * DAY_US }],
+        keys: {},
+        groupBy: [],
+        fields: [],
+        stepUs: DAY_US,
+        sketches: false,
+      });
+      expect(daily.map((d) => [d.bucketUs, d.rows]).sort()).toEqual([
+        [T0_US + DAY_US, 120],
+        [T0_US + 2 * DAY_US, 120],
+      ]);
+      // Running again finds nothing more to drop.
+      expect(
+        await store.dropExpired(layout, { rawBeforeUs: T0_US + 2 * DAY_US, rollupsBeforeUs: T0_US + DAY_US }),
+      ).toEqual({ partitionsDropped: 0, rowsDropped: 0, rollupRowsDropped: 0 });
+      // Late rows for a dropped day make a new partition.
+      await store.append(layout, readingsBatch(rows.slice(0, 5), { seq: 9 }));
+      expect(await store.count(layout)).toBe(125);
+    });
+
+    it('drops rollups and the watermark with the dataset', async (ctx) => {
+      needs(ctx, 'append', 'rollups');
+      const store = current();
+      const rows = threeDays(30);
+      await store.append(layout, readingsBatch(rows));
+      await rollUp(store, rows, await store.lastSeq());
+      await store.dropDataset('readings');
+      await store.ensureDataset(layout);
+      expect(await store.rollupWatermark('readings')).toBe(0);
+      const all = await store.readRollups(layout, {
+        segments: [{ resolution: '1d', fromUs: T0_US, toUs: T0_US + 3 * DAY_US }],
+        keys: {},
+        groupBy: [],
+        fields: [],
+        sketches: false,
+      });
+      expect(all).toEqual([]);
+    });
+  });
+}

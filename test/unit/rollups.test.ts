@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { RollupAccumulator } from '../../src/apply/rollups/rollup-accumulator.js';
+import { ROLLUP_SKETCH } from '../../src/apply/rollups/rollup-cell.js';
+import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
+import { isSluiceError } from '../../src/core/errors.js';
+import { planStepped, planWindow } from '../../src/query/analytics/rollup-window.js';
+import { QuantileSketch } from '../../src/query/quantile-sketch.js';
+import { mulberry32 } from '../../src/sim/random.js';
+
+const MIN = 60_000_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const T0 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+describe('QuantileSketch bytes', () => {
+  it('round-trips an exact sketch value for value, and an empty one', () => {
+    const s = new QuantileSketch(ROLLUP_SKETCH);
+    for (const x of [5, -1, 3.25, 1e300, -0, 7]) s.add(x);
+    const back = QuantileSketch.fromBytes(s.toBytes(), ROLLUP_SKETCH);
+    expect(back.exact).toBe(true);
+    expect(back.count).toBe(6);
+    for (const q of [0, 0.1, 0.5, 0.9, 1]) expect(back.quantile(q)).toBe(s.quantile(q));
+    expect(QuantileSketch.fromBytes(new QuantileSketch().toBytes()).count).toBe(0);
+  });
+
+  it('round-trips a compressed sketch, which then merges like the original', () => {
+    const rand = mulberry32(9);
+    const a = new QuantileSketch(ROLLUP_SKETCH);
+    const b = new QuantileSketch(ROLLUP_SKETCH);
+    for (let i = 0; i < 20_000; i++) a.add(rand() * 100);
+    for (let i = 0; i < 5_000; i++) b.add(100 + rand() * 100);
+    const bytes = a.toBytes();
+    // About 100 centroids of 16 bytes, whatever the count.
+    expect(bytes.length).toBeLessThan(21 + 16 * 120);
+    const back = QuantileSketch.fromBytes(bytes, ROLLUP_SKETCH);
+    expect(back.exact).toBe(false);
+    expect(back.count).toBe(20_000);
+    for (const q of [0, 0.01, 0.5, 0.99, 1]) expect(back.quantile(q)).toBeCloseTo(a.quantile(q), 9);
+    back.merge(QuantileSketch.fromBytes(b.toBytes(), ROLLUP_SKETCH));
+    expect(back.count).toBe(25_000);
+    // 80% of the values are below 100.
+    expect(back.quantile(0.8)).toBeGreaterThan(98);
+    expect(back.quantile(0.8)).toBeLessThan(102);
+  });
+
+  it('refuses bytes that are not a sketch', () => {
+    expect(() => QuantileSketch.fromBytes(new Uint8Array([9, 0, 0, 0, 0]))).toThrow(RangeError);
+    expect(() => QuantileSketch.fromBytes(new Uint8Array([1, 3, 0, 0, 0, 1]))).toThrow(RangeError);
+  });
+});
+
+describe('RollupAccumulator', () => {
+  const layout = layoutOf(
+    datasetSchema.parse({
+      name: 'r',
+      columns: [
+        { name: 'k', role: 'key' },
+        { name: 'ts', type: 'time', role: 'time' },
+        { name: 'v', type: 'number', role: 'field' },
+      ],
+    }),
+  );
+
+  it('builds minute cells and merges them into hour and day cells, skipping dropped rows and missing values', () => {
+    const acc = new RollupAccumulator(layout);
+    const times = [T0, T0 + 30e6, T0 + MIN, T0 + HOUR + 1, T0 + DAY + 5, T0 + 2];
+    acc.add(
+      {
+        length: 6,
+        keys: [['a', 'a', 'a', 'a', 'a', 'b']],
+        timeUs: Float64Array.from(times),
+        fields: [Float64Array.from([1, 2, 3, NaN, 5, 100])],
+      },
+      Uint8Array.from([1, 1, 1, 1, 1, 0]),
+    );
+    expect(acc.pendingRows).toBe(5);
+    const d = acc.take().full;
+    expect(acc.pendingRows).toBe(0);
+    const brief = (cells: (typeof d)['1m']) =>
+      cells
+        .map((c) => [
+          c.keys[0],
+          c.bucketUs - T0,
+          c.rows,
+          c.fields[0]!.count,
+          c.fields[0]!.sum,
+          c.fields[0]!.max,
+        ])
+        .sort((x, y) => (x[1] as number) - (y[1] as number));
+    expect(brief(d['1m'])).toEqual([
+      ['a', 0, 2, 2, 3, 2],
+      ['a', MIN, 1, 1, 3, 3],
+      ['a', HOUR, 1, 0, 0, -Infinity],
+      ['a', DAY, 1, 1, 5, 5],
+    ]);
+    expect(brief(d['1h'])).toEqual([
+      ['a', 0, 3, 3, 6, 3],
+      ['a', HOUR, 1, 0, 0, -Infinity],
+      ['a', DAY, 1, 1, 5, 5],
+    ]);
+    expect(brief(d['1d'])).toEqual([
+      ['a', 0, 4, 3, 6, 3],
+      ['a', DAY, 1, 1, 5, 5],
+    ]);
+    expect(d['1d'][0]!.fields[0]!.sumSq).toBe(1 + 4 + 9);
+  });
+});
+
+describe('rollup windows', () => {
+  it('reads minutes at the edges, hours up to the days, days in the middle', () => {
+    const w = planWindow(T0 + 5 * HOUR + 17 * MIN + 3, T0 + 3 * DAY + 2 * HOUR + 41 * MIN + 10);
+    expect(w.fromUs).toBe(T0 + 5 * HOUR + 17 * MIN);
+    expect(w.toUs).toBe(T0 + 3 * DAY + 2 * HOUR + 42 * MIN);
+    expect(w.segments.map((s) => [s.resolution, s.fromUs - T0, s.toUs - T0])).toEqual([
+      ['1m', 5 * HOUR + 17 * MIN, 6 * HOUR],
+      ['1h', 6 * HOUR, DAY],
+      ['1d', DAY, 3 * DAY],
+      ['1h', 3 * DAY, 3 * DAY + 2 * HOUR],
+      ['1m', 3 * DAY + 2 * HOUR, 3 * DAY + 2 * HOUR + 42 * MIN],
+    ]);
+  });
+
+  it('covers short windows with minutes only, and windows inside a day with hours', () => {
+    expect(planWindow(T0 + 10 * MIN, T0 + 50 * MIN).segments).toEqual([
+      { resolution: '1m', fromUs: T0 + 10 * MIN, toUs: T0 + 50 * MIN },
+    ]);
+    expect(planWindow(T0 + HOUR, T0 + 5 * HOUR).segments.map((s) => s.resolution)).toEqual(['1h']);
+  });
+
+  it('picks the coarsest resolution a step allows', () => {
+    expect(planStepped(T0 + 5, T0 + 2 * DAY, DAY).segments).toEqual([
+      { resolution: '1d', fromUs: T0, toUs: T0 + 2 * DAY },
+    ]);
+    expect(planStepped(T0, T0 + DAY, 2 * HOUR).segments[0]!.resolution).toBe('1h');
+    expect(planStepped(T0, T0 + HOUR, 15 * MIN).segments[0]!.resolution).toBe('1m');
+    for (const bad of [() => planStepped(T0, T0 + HOUR, 30e6), () => planWindow(T0, T0)])
+      expect(bad).toThrow(expect.toSatisfy(isSluiceError));
+  });
+});
