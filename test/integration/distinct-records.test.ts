@@ -48,11 +48,24 @@ describe('GET /v1/datasets/{name}/records (distinct readout)', () => {
     expect(body.records.map((r: { value: number }) => r.value).sort()).toEqual([1, 1, 2]);
   });
 
-  it('answers capability_missing for payload datasets while the store cannot read payloads in a range', async () => {
+  it('reads telematics packets once each: a repeat with reordered JSON keys is one packet, distinct ones stay', async () => {
     h = await startHarness();
-    if (h.sluice.series.rows) return; // the store reads rows: covered by the telematics readout test
-    const res = await h.app.inject({ url: '/v1/datasets/telematics/records', headers: auth });
-    expect(res.statusCode).toBe(501);
-    expect(res.json().code).toBe('capability_missing');
+    const t = new Date(Date.now() - 60_000).toISOString();
+    const packets = [
+      { car_id: 'c1', rtc_time: t, data: { speed: 50, fuel: 0.5 } },
+      { car_id: 'c1', rtc_time: t, data: { fuel: 0.5, speed: 50 } },
+      { car_id: 'c1', rtc_time: t, data: { odometer: 1200 } },
+      { car_id: 'c2', rtc_time: t, data: { speed: 10 } },
+    ];
+    const written = await h.sluice.writer.write('telematics', lines(packets), { client: null });
+    expect(written.rows).toMatchObject({ total: 4, valid: 3, duplicate: 1 });
+    const res = await h.app.inject({ url: '/v1/datasets/telematics/records?car_id=c1', headers: auth });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.distinct).toBe(true);
+    const data = body.records.map((r: { data: unknown }) => JSON.stringify(r.data)).sort();
+    expect(data).toEqual(
+      [JSON.stringify({ fuel: 0.5, speed: 50 }), JSON.stringify({ odometer: 1200 })].sort(),
+    );
   });
 });

@@ -20,6 +20,7 @@ import type {
   SeriesPoint,
   SeriesQuery,
   SeriesStore,
+  RowsQuery,
   StoredRow,
 } from '../series-store.js';
 import { AsyncMutex, MutexPool } from './async-mutex.js';
@@ -47,6 +48,7 @@ import {
   createTableSql,
   describeColumns,
   latestManySql,
+  rowsSql,
   latestSql,
   physicalColumns,
   quoteIdent,
@@ -521,6 +523,21 @@ export class DuckDbSeriesStore implements SeriesStore {
         return (await conn.runAndReadAll(sql, params)).getRows();
       } catch (e) {
         throw storeError(`latest query on ${layout.spec.name}`, e);
+      }
+    });
+    return rows.map((row) => storedRowOf(layout, row));
+  }
+
+  async rows(layout: DatasetLayout, query: RowsQuery): Promise<StoredRow[]> {
+    const { readers } = this.open();
+    if (!this.tables.has(tableNameOf(layout.spec.name))) return [];
+    const source = unionSource(this.partitions.tablesFor(layout.spec.name, query.fromUs, query.toUs));
+    const { sql, params } = rowsSql(layout, query, source);
+    const rows = await readers.run(async (conn) => {
+      try {
+        return (await conn.runAndReadAll(sql, params)).getRows();
+      } catch (e) {
+        throw storeError(`rows query on ${layout.spec.name}`, e);
       }
     });
     return rows.map((row) => storedRowOf(layout, row));

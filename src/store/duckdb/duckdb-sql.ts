@@ -238,6 +238,26 @@ export function latestSql(layout: DatasetLayout, keys: KeyFilter, source: string
 }
 
 /**
+ * Full stored rows matching the key filter in [fromUs, toUs), oldest first (ties in storage order), at
+ * most `limit`. Result columns as `latestSql`.
+ */
+export function rowsSql(
+  layout: DatasetLayout,
+  q: { keys: KeyFilter; fromUs?: number; toUs?: number; limit: number },
+  source: string,
+): BuiltQuery {
+  const params: SqlParam[] = [];
+  const where = [...keyFilterSql(layout, q.keys, params), ...timeBoundsSql(q, params)];
+  params.push(BigInt(Math.max(0, Math.floor(q.limit))));
+  const sql =
+    `SELECT ${recordColumns(layout).join(', ')} FROM ${source}` +
+    `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+    `ORDER BY ${quoteIdent(TIME_COLUMN)}, ${quoteIdent(SEQ_COLUMN)}, ${quoteIdent(LINE_COLUMN)} ` +
+    `LIMIT $${params.length}::BIGINT`;
+  return { sql, params };
+}
+
+/**
  * The latest row of every series (distinct key tuple) matching the filter, in one scan: a window per
  * series instead of one query per key. Result columns as `latestSql`, ordered by keys.
  */
