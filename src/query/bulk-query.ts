@@ -2,8 +2,8 @@ import type { DatasetLayout } from '../core/dataset.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
 import { SluiceError } from '../core/errors.js';
 import type { KeyedRecord, MetaStore } from '../store/meta-store.js';
-import type { SeriesAgg, SeriesStore } from '../store/series-store.js';
-import type { QueryService } from './query-service.js';
+import type { SeriesStore } from '../store/series-store.js';
+import type { QueryService, SeriesRequest } from './query-service.js';
 import { recordView } from './record-view.js';
 import { keepsPerKeyStats, type StatsSnapshot } from './stats-snapshot.js';
 
@@ -20,19 +20,14 @@ export interface KeySource {
   column: string;
 }
 
-export interface BulkQuery {
+/** A series request for many keys: the keys as a list or from another dataset, not a filter. */
+export interface BulkQuery extends Omit<SeriesRequest, 'keys'> {
   dataset: string;
   kind: BulkKind;
   /** The key column the keys are values of; the dataset's first key column by default. */
   keyColumn?: string;
   keys?: string[];
   keyFrom?: KeySource;
-  fromUs?: number;
-  toUs?: number;
-  stepMs?: number;
-  agg: SeriesAgg;
-  fields?: string[];
-  limit: number;
 }
 
 /**

@@ -8,6 +8,17 @@ import { recordView } from './record-view.js';
 import { EMPTY_SUMMARY, keepsPerKeyStats, type StatsSnapshot } from './stats-snapshot.js';
 
 /** Reads: statistics from the in-memory snapshot, series from the SeriesStore, records by key. */
+/** A series read: key filter, window, bucket step and aggregate, fields, and a row limit. */
+export interface SeriesRequest {
+  keys: KeyFilter;
+  fromUs?: number;
+  toUs?: number;
+  stepMs?: number;
+  agg: SeriesAgg;
+  fields?: string[];
+  limit: number;
+}
+
 export class QueryService {
   constructor(
     private readonly registry: DatasetRegistry,
@@ -41,18 +52,7 @@ export class QueryService {
     };
   }
 
-  async seriesOf(
-    dataset: string,
-    q: {
-      keys: KeyFilter;
-      fromUs?: number;
-      toUs?: number;
-      stepMs?: number;
-      agg: SeriesAgg;
-      fields?: string[];
-      limit: number;
-    },
-  ) {
+  async seriesOf(dataset: string, q: SeriesRequest) {
     const { layout } = this.registry.get(dataset);
     this.requireAppend(layout, 'series');
     const fields = q.fields?.length ? q.fields : layout.fields.map((f) => f.name);

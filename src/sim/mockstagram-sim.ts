@@ -1,8 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Clock } from '../connectors/clock.js';
 import { mulberry32 } from './random.js';
-import { send } from './telematics-sim.js';
+import { SimHttpServer, send } from './sim-http-server.js';
 
 export interface MockstagramOptions {
   clock: Clock;
@@ -22,12 +21,11 @@ export interface MockstagramOptions {
  * Follower counts drift and wobble with the clock, so successive samples differ. `GET /control/stats`
  * reports calls, errors and calls per id.
  */
-export class MockstagramSim {
+export class MockstagramSim extends SimHttpServer {
   private readonly clock: Clock;
   private readonly firstId: number;
   private readonly count: number;
   private readonly random: () => number;
-  private server: http.Server | null = null;
   latencyMs: number;
   errorRate: number;
   readonly stats = { calls: 0, ok: 0, errors: 0, not_found: 0 };
@@ -36,6 +34,7 @@ export class MockstagramSim {
   trackCalls = false;
 
   constructor(opts: MockstagramOptions) {
+    super();
     this.clock = opts.clock;
     this.firstId = opts.firstId ?? 1_000_000;
     this.count = opts.count ?? 1_000_000;
@@ -62,22 +61,7 @@ export class MockstagramSim {
     };
   }
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    return `http://${host}:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    this.server = null;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/control/stats') return send(res, 200, this.stats);
     const m = /^\/api\/v1\/influencers\/(\d+)$/.exec(path);

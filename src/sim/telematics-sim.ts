@@ -1,6 +1,6 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Clock } from '../connectors/clock.js';
+import { SimHttpServer, send } from './sim-http-server.js';
 import { PacketStore, type PacketOptions } from './packet-store.js';
 import { SLOT_MS, TelematicsTraffic, type TrafficOptions } from './telematics-traffic.js';
 
@@ -37,7 +37,7 @@ export interface TelematicsSimStats {
  * by now. Calls over `callsPerMinute` in any 60 s window get 429 with Retry-After; every call costs.
  * Control: `POST /control/revoke`, `/control/restore`; `GET /control/stats`.
  */
-export class TelematicsSim {
+export class TelematicsSim extends SimHttpServer {
   readonly packets: PacketStore;
   private readonly traffic: TelematicsTraffic;
   private readonly clock: Clock;
@@ -52,7 +52,6 @@ export class TelematicsSim {
   /** Arrival times of accepted calls in the last minute (the cap) and of all calls (the measure). */
   private readonly accepted: number[] = [];
   private readonly arrivals: number[] = [];
-  private server: http.Server | null = null;
   readonly stats: TelematicsSimStats = {
     calls: 0,
     ok: 0,
@@ -67,6 +66,7 @@ export class TelematicsSim {
   };
 
   constructor(opts: TelematicsSimOptions) {
+    super();
     this.clock = opts.clock;
     this.token = opts.token ?? 'sim-token';
     this.callsPerMinute = opts.callsPerMinute ?? 100;
@@ -107,23 +107,7 @@ export class TelematicsSim {
     this.stats.duplicates = this.packets.duplicates;
   }
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    const a = this.server.address() as AddressInfo;
-    return `http://${host}:${a.port}`;
-  }
-
-  async close(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    this.server = null;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://sim');
     if (url.pathname.startsWith('/control/')) return this.control(req.method ?? 'GET', url.pathname, res);
     if (url.pathname !== '/v1/packets') return send(res, 404, { error: 'not found' });
@@ -176,19 +160,4 @@ function drop(times: number[], cutoff: number): void {
   let n = 0;
   while (n < times.length && times[n]! <= cutoff) n++;
   if (n > 0) times.splice(0, n);
-}
-
-export function send(
-  res: http.ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
 }

@@ -5,7 +5,7 @@ import type { SluiceConfig } from '../../config/schema.js';
 import type { DatasetRegistry } from '../../core/dataset-registry.js';
 import { SluiceError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { MetaStore, UploadFilter, UploadRow } from '../../store/meta-store.js';
+import type { MetaStore, NewUpload, UploadFilter, UploadRow } from '../../store/meta-store.js';
 import type { IngestMetrics } from '../ingest-metrics.js';
 import type { FairScheduler } from '../fair-scheduler.js';
 import type { InflightBytes } from '../inflight-bytes.js';
@@ -42,11 +42,18 @@ export class UploadService {
     },
   ) {}
 
-  async create(inc: IncomingUpload): Promise<{ row: UploadRow; created: boolean }> {
+  /**
+   * Records a new upload, or finds the one its idempotency key names. `version` is a fresh replace-mode
+   * version number either way (a retry of a cut upload builds it).
+   */
+  private async insert(
+    inc: Omit<IncomingUpload, 'body'>,
+    extra: Pick<NewUpload, 'protocol' | 'uploadLength'> = {},
+  ): Promise<{ upload: UploadRow; created: boolean; version: number | null }> {
     const { registry, meta } = this.deps;
     const { layout } = registry.get(inc.dataset);
     const version = layout.spec.mode === 'replace' ? await meta.nextVersion(inc.dataset) : null;
-    const { upload, created } = await meta.createUpload({
+    const inserted = await meta.createUpload({
       id: newId('up'),
       dataset: inc.dataset,
       client: inc.principal.id,
@@ -55,7 +62,15 @@ export class UploadService {
       filename: inc.filename,
       idempotencyKey: inc.idempotencyKey,
       version,
+      ...extra,
     });
+    return { ...inserted, version };
+  }
+
+  async create(inc: IncomingUpload): Promise<{ row: UploadRow; created: boolean }> {
+    const { registry, meta } = this.deps;
+    const { layout } = registry.get(inc.dataset);
+    const { upload, created, version } = await this.insert(inc);
     if (!created) {
       if (upload.dataset !== inc.dataset) {
         inc.body.resume();
@@ -88,19 +103,10 @@ export class UploadService {
   ): Promise<UploadRow> {
     const { registry, meta, lifecycle } = this.deps;
     const { layout } = registry.get(inc.dataset);
-    const version = layout.spec.mode === 'replace' ? await meta.nextVersion(inc.dataset) : null;
-    const { upload } = await meta.createUpload({
-      id: newId('up'),
-      dataset: inc.dataset,
-      client: inc.principal.id,
-      format: inc.format,
-      contentType: inc.contentType,
-      filename: inc.filename,
-      idempotencyKey: null,
-      version,
-      protocol: 'tus',
-      uploadLength: inc.uploadLength ?? null,
-    });
+    const { upload } = await this.insert(
+      { ...inc, idempotencyKey: null },
+      { protocol: 'tus', uploadLength: inc.uploadLength ?? null },
+    );
     if (upload.version !== null) await meta.beginVersion(layout, upload.version);
     await lifecycle.track(upload);
     return upload;
