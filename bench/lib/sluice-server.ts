@@ -58,7 +58,9 @@ export async function startSluice(opts: {
     proc,
     async stop() {
       const peak = rss.stop();
-      await proc.stop();
+      // A profiled server writes its profile on exit: give it time to finish instead of killing it.
+      const profiled = opts.nodeArgs?.some((a) => a.startsWith('--cpu-prof')) ?? false;
+      await proc.stop(profiled ? 300_000 : undefined);
       return peak;
     },
   };
