@@ -25,6 +25,20 @@ export const columnSchema = z
   })
   .strict();
 
+/**
+ * One level of rollups: the key columns its series are made of (all of them: one series per distinct
+ * key; one column: one series per value of it; none: the whole dataset) and the bucket widths it keeps.
+ */
+export const rollupLevelSchema = z
+  .object({
+    by: z.array(z.string()),
+    resolutions: z
+      .array(z.enum(['1m', '1h', '1d']))
+      .min(1)
+      .default(['1m', '1h', '1d']),
+  })
+  .strict();
+
 export const datasetSchema = z
   .object({
     name: z
@@ -48,6 +62,12 @@ export const datasetSchema = z
       .object({ raw: duration.default('30d'), rollups: duration.default('365d') })
       .strict()
       .default({ raw: '30d', rollups: '365d' }),
+    /**
+     * Rollup levels (append mode). Omitted: the full series and, with several key columns, each key
+     * column alone, every one at 1m, 1h and 1d. `[]` keeps none: top-K, history and aggregations then
+     * read raw rows, so they only reach back as far as raw retention.
+     */
+    rollups: z.array(rollupLevelSchema).optional(),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -105,6 +125,34 @@ export const datasetSchema = z
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'at most one time column' });
     if (!d.columns.some((c) => c.role === 'key'))
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'at least one column has role key' });
+    const keyNames = new Set(d.columns.filter((c) => c.role === 'key').map((c) => c.name));
+    const levels = new Set<string>();
+    d.rollups?.forEach((level, i) => {
+      level.by.forEach((column, j) => {
+        if (!keyNames.has(column))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rollups', i, 'by', j],
+            message: `'${column}' is not a key column (keys: ${[...keyNames].join(', ')})`,
+          });
+      });
+      if (new Set(level.by).size !== level.by.length)
+        ctx.addIssue({ code: 'custom', path: ['rollups', i, 'by'], message: 'a column is named twice' });
+      if (new Set(level.resolutions).size !== level.resolutions.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollups', i, 'resolutions'],
+          message: 'a resolution is named twice',
+        });
+      const id = [...level.by].sort().join(',');
+      if (levels.has(id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollups', i, 'by'],
+          message: `another level already rolls up by [${level.by.join(', ')}]`,
+        });
+      levels.add(id);
+    });
     if (d.mode === 'replace' && d.dedup === 'content')
       ctx.addIssue({ code: 'custom', path: ['dedup'], message: 'replace mode uses dedup none or key' });
   });

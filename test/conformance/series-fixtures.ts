@@ -1,5 +1,5 @@
 import type { ColumnarBatch } from '../../src/core/batch.js';
-import { datasetSchema, layoutOf, type DatasetLayout } from '../../src/core/dataset.js';
+import { datasetSchema, layoutOf, type DatasetInput, type DatasetLayout } from '../../src/core/dataset.js';
 import type { KeyFilter, SeriesAgg, SeriesPoint } from '../../src/store/series-store.js';
 
 /** Builders for SeriesStore test data, and a plain-JS model of what `series` must return. */
@@ -8,12 +8,13 @@ export const MINUTE_US = 60_000_000;
 /** 2024-01-01T00:00:00Z: a bucket boundary for every step the tests use. */
 export const T0_US = 1_704_067_200_000_000;
 
-/** A device reading stream with one column of every role. */
-export function readingsLayout(name = 'readings'): DatasetLayout {
+/** A device reading stream with one column of every role; `rollups` declares its rollup levels. */
+export function readingsLayout(name = 'readings', rollups?: DatasetInput['rollups']): DatasetLayout {
   return layoutOf(
     datasetSchema.parse({
       name,
       dedup: 'content',
+      rollups,
       columns: [
         { name: 'device_id', type: 'string', role: 'key', required: true },
         { name: 'site', type: 'string', role: 'key', required: true },

@@ -200,6 +200,79 @@ export function runRollupConformance(
       expect(await store.count(layout)).toBe(125);
     });
 
+    it('serves what declared levels lack from raw rows, and counts rows not yet flushed', async (ctx) => {
+      needs(ctx, 'append', 'rollups');
+      const store = current();
+      // Sites at hours and days only; nothing per device.
+      const sparse = readingsLayout('readings', [{ by: ['site'], resolutions: ['1h', '1d'] }]);
+      const rows = threeDays(300);
+      const flushed = rows.filter((_, i) => i % 3 !== 0);
+      const unflushed = rows.filter((_, i) => i % 3 === 0);
+      const a = await store.append(sparse, readingsBatch(flushed, { seq: 0 }));
+      const acc = new RollupAccumulator(sparse);
+      acc.add(readingsBatch(flushed));
+      const deltas = acc.take();
+      expect(deltas.map((d) => [d.level.columns, Object.keys(d.cells).sort()])).toEqual([
+        [['site'], ['1d', '1h']],
+      ]);
+      await store.mergeRollups(sparse, deltas, a.seq);
+      await store.append(sparse, readingsBatch(unflushed, { seq: 1 }));
+      const from = T0_US + 5 * HOUR_US + 17 * 60_000_000;
+      const to = T0_US + DAY_US + 20 * HOUR_US + 3 * 60_000_000;
+      const segments = [
+        { resolution: '1m' as const, fromUs: from, toUs: T0_US + 6 * HOUR_US },
+        { resolution: '1h' as const, fromUs: T0_US + 6 * HOUR_US, toUs: T0_US + DAY_US },
+        { resolution: '1h' as const, fromUs: T0_US + DAY_US, toUs: T0_US + DAY_US + 20 * HOUR_US },
+        { resolution: '1m' as const, fromUs: T0_US + DAY_US + 20 * HOUR_US, toUs: to },
+      ];
+      const exact = (
+        groups: Awaited<ReturnType<SeriesStore['readRollups']>>,
+        by: (r: ReadingRow) => string,
+      ) => {
+        const want = new Map<string, { rows: number; sum: number; max: number; min: number }>();
+        for (const r of rows) {
+          if (r.timeUs < from || r.timeUs >= to) continue;
+          const m = want.get(by(r)) ?? { rows: 0, sum: 0, max: -Infinity, min: Infinity };
+          want.set(by(r), {
+            rows: m.rows + 1,
+            sum: m.sum + r.value,
+            max: Math.max(m.max, r.value),
+            min: Math.min(m.min, r.value),
+          });
+        }
+        expect(groups.map((g) => g.group[0]).sort()).toEqual([...want.keys()].sort());
+        for (const g of groups) {
+          const m = want.get(g.group[0]!)!;
+          expect(g.rows).toBe(m.rows);
+          expect(g.fields[0]!.sum).toBeCloseTo(m.sum, 6);
+          expect(g.fields[0]!.max).toBe(m.max);
+          expect(g.fields[0]!.sketch!.quantile(0)).toBe(m.min);
+        }
+      };
+      // By site: hours from the level, minute edges and the unflushed third from raw rows.
+      exact(
+        await store.readRollups(sparse, {
+          segments,
+          keys: {},
+          groupBy: ['site'],
+          fields: ['value'],
+          sketches: true,
+        }),
+        (r) => r.site,
+      );
+      // By device: no level holds it, so all from raw rows.
+      exact(
+        await store.readRollups(sparse, {
+          segments,
+          keys: {},
+          groupBy: ['device_id'],
+          fields: ['value'],
+          sketches: true,
+        }),
+        (r) => r.device,
+      );
+    });
+
     it('drops rollups and the watermark with the dataset', async (ctx) => {
       needs(ctx, 'append', 'rollups');
       const store = current();

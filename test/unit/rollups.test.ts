@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RollupAccumulator } from '../../src/apply/rollups/rollup-accumulator.js';
-import { ROLLUP_SKETCH } from '../../src/apply/rollups/rollup-cell.js';
+import { levelFor, rollupLevelsOf, servingResolution } from '../../src/apply/rollups/rollup-levels.js';
+import { ROLLUP_SKETCH, type RollupCell } from '../../src/apply/rollups/rollup-cell.js';
 import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
 import { isSluiceError } from '../../src/core/errors.js';
 import { planStepped, planWindow } from '../../src/query/analytics/rollup-window.js';
@@ -74,9 +75,9 @@ describe('RollupAccumulator', () => {
       Uint8Array.from([1, 1, 1, 1, 1, 0]),
     );
     expect(acc.pendingRows).toBe(5);
-    const d = acc.take().full;
+    const d = acc.take()[0]!.cells;
     expect(acc.pendingRows).toBe(0);
-    const brief = (cells: (typeof d)['1m']) =>
+    const brief = (cells: RollupCell[] = []) =>
       cells
         .map((c) => [
           c.keys[0],
@@ -102,7 +103,7 @@ describe('RollupAccumulator', () => {
       ['a', 0, 4, 3, 6, 3],
       ['a', DAY, 1, 1, 5, 5],
     ]);
-    expect(d['1d'][0]!.fields[0]!.sumSq).toBe(1 + 4 + 9);
+    expect(d['1d']![0]!.fields[0]!.sumSq).toBe(1 + 4 + 9);
   });
 });
 
@@ -135,5 +136,75 @@ describe('rollup windows', () => {
     expect(planStepped(T0, T0 + HOUR, 15 * MIN).segments[0]!.resolution).toBe('1m');
     for (const bad of [() => planStepped(T0, T0 + HOUR, 30e6), () => planWindow(T0, T0)])
       expect(bad).toThrow(expect.toSatisfy(isSluiceError));
+  });
+});
+
+describe('rollup levels', () => {
+  const spec = (rollups?: unknown) =>
+    datasetSchema.safeParse({
+      name: 'req',
+      columns: [
+        { name: 'user', role: 'key' },
+        { name: 'endpoint', role: 'key' },
+        { name: 'ts', type: 'time', role: 'time' },
+        { name: 'ms', type: 'number', role: 'field' },
+      ],
+      rollups,
+    });
+  const levels = (rollups?: unknown) => {
+    const parsed = spec(rollups);
+    if (!parsed.success) throw parsed.error;
+    return rollupLevelsOf(layoutOf(parsed.data));
+  };
+
+  it('defaults to the full series and each key column alone, at every resolution', () => {
+    expect(levels().map((l) => [l.columns, l.suffix, l.resolutions])).toEqual([
+      [['user', 'endpoint'], '', ['1m', '1h', '1d']],
+      [['user'], '@user', ['1m', '1h', '1d']],
+      [['endpoint'], '@endpoint', ['1m', '1h', '1d']],
+    ]);
+  });
+
+  it('keeps declared levels in key order, the whole dataset as @_all, and none for []', () => {
+    const declared = levels([
+      { by: ['endpoint', 'user'], resolutions: ['1d', '1h'] },
+      { by: ['endpoint'] },
+      { by: [], resolutions: ['1d'] },
+    ]);
+    expect(declared.map((l) => [l.columns, l.suffix, l.resolutions])).toEqual([
+      [['user', 'endpoint'], '', ['1h', '1d']],
+      [['endpoint'], '@endpoint', ['1m', '1h', '1d']],
+      [[], '@_all', ['1d']],
+    ]);
+    expect(levels([])).toEqual([]);
+  });
+
+  it('picks the covering level with the fewest columns, and a finer resolution for a missing one', () => {
+    const parsed = spec([{ by: ['user', 'endpoint'], resolutions: ['1h', '1d'] }, { by: ['endpoint'] }]);
+    const layout = layoutOf(parsed.success ? parsed.data : datasetSchema.parse({}));
+    expect(levelFor(layout, ['endpoint'])?.suffix).toBe('@endpoint');
+    expect(levelFor(layout, ['endpoint', 'user'])?.suffix).toBe('');
+    expect(levelFor(layout, ['user'])?.suffix).toBe('');
+    const full = levelFor(layout, ['user'])!;
+    expect(servingResolution(full, '1d')).toBe('1d');
+    expect(servingResolution(full, '1m')).toBeUndefined();
+    const byEndpoint = levelFor(layout, [])!;
+    expect(byEndpoint.suffix).toBe('@endpoint');
+    expect(servingResolution({ ...byEndpoint, resolutions: ['1m'] }, '1d')).toBe('1m');
+  });
+
+  it('refuses levels on unknown or repeated columns, and the same level twice', () => {
+    const issues = (rollups: unknown) => {
+      const parsed = spec(rollups);
+      return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    expect(issues([{ by: ['ms'] }])).toEqual([
+      "rollups.0.by.0: 'ms' is not a key column (keys: user, endpoint)",
+    ]);
+    expect(issues([{ by: ['user', 'user'] }])).toEqual(['rollups.0.by: a column is named twice']);
+    expect(issues([{ by: ['user', 'endpoint'] }, { by: ['endpoint', 'user'] }])).toEqual([
+      'rollups.1.by: another level already rolls up by [endpoint, user]',
+    ]);
+    expect(issues([{ by: ['user'], resolutions: [] }])[0]).toMatch(/^rollups.0.resolutions/);
   });
 });

@@ -1,6 +1,5 @@
 import type { DatasetLayout } from '../../core/dataset.js';
 import {
-  ROLLUP_RESOLUTIONS,
   addValue,
   bucketOf,
   emptyCell,
@@ -9,6 +8,7 @@ import {
   type RollupCell,
   type RollupResolution,
 } from './rollup-cell.js';
+import { rollupLevelsOf, type RollupLevel } from './rollup-levels.js';
 
 /** Rows in columnar form, as a ColumnarBatch or a ScanChunk holds them. */
 export interface RollupRows {
@@ -18,77 +18,51 @@ export interface RollupRows {
   readonly fields: readonly Float64Array[];
 }
 
-export type RollupDeltas = Record<RollupResolution, RollupCell[]>;
-
-/**
- * Deltas per full series, and, for datasets with several key columns, per value of each key column
- * alone: top-K by one column over a long window then reads one cell per value and bucket rather than
- * one per series (a request log keyed by user, endpoint and status has far more series than endpoints).
- */
-export interface RollupDeltaSet {
-  full: RollupDeltas;
-  /** Key column name to deltas keyed by that column only; empty for a single key column. */
-  byColumn: Record<string, RollupDeltas>;
+/** One level's new cells, per kept resolution. */
+export interface LevelDeltas {
+  readonly level: RollupLevel;
+  readonly cells: Partial<Record<RollupResolution, RollupCell[]>>;
 }
 
-/** Merges single-key minute cells into cells of a coarser resolution. */
-function coarsen(minutes: readonly RollupCell[], res: RollupResolution): RollupCell[] {
-  const out = new Map<string, Map<number, RollupCell>>();
-  for (const m of minutes) {
-    const value = m.keys[0]!;
-    let buckets = out.get(value);
-    if (buckets === undefined) out.set(value, (buckets = new Map()));
-    const bucket = bucketOf(m.bucketUs, res);
-    let cell = buckets.get(bucket);
-    if (cell === undefined) buckets.set(bucket, (cell = emptyCell(m.keys, bucket, m.fields.length)));
-    mergeCell(cell, m);
+/** The deltas of every rollup level of a dataset, in `rollupLevelsOf` order. */
+export type RollupDeltaSet = readonly LevelDeltas[];
+
+/** Merges a level's finest cells (series, then bucket) into cells of a coarser resolution. */
+function coarsen(series: Iterable<Map<number, RollupCell>>, res: RollupResolution): RollupCell[] {
+  const out: RollupCell[] = [];
+  for (const buckets of series) {
+    // Fine buckets arrive mostly in time order, so the coarse cell is usually the previous one.
+    const coarse = new Map<number, RollupCell>();
+    let prev: RollupCell | undefined;
+    for (const m of buckets.values()) {
+      const bucket = bucketOf(m.bucketUs, res);
+      let cell = prev !== undefined && prev.bucketUs === bucket ? prev : coarse.get(bucket);
+      if (cell === undefined) coarse.set(bucket, (cell = emptyCell(m.keys, bucket, m.fields.length)));
+      mergeCell(cell, m);
+      prev = cell;
+    }
+    for (const c of coarse.values()) out.push(c);
   }
-  const flat: RollupCell[] = [];
-  for (const buckets of out.values()) for (const cell of buckets.values()) flat.push(cell);
-  return flat;
+  return out;
 }
 
-/** Merges cells into cells keyed by one key column (`keyIndex`) and the same bucket. */
-function projectCells(cells: readonly RollupCell[], keyIndex: number): RollupCell[] {
-  const out = new Map<string, Map<number, RollupCell>>();
-  for (const c of cells) {
-    const value = c.keys[keyIndex]!;
-    let buckets = out.get(value);
-    if (buckets === undefined) out.set(value, (buckets = new Map()));
-    let cell = buckets.get(c.bucketUs);
-    if (cell === undefined) buckets.set(c.bucketUs, (cell = emptyCell([value], c.bucketUs, c.fields.length)));
-    mergeCell(cell, c);
-  }
-  const flat: RollupCell[] = [];
-  for (const buckets of out.values()) for (const cell of buckets.values()) flat.push(cell);
-  return flat;
-}
+/** The cells of one level at its finest kept resolution: series id, then bucket start. */
+class LevelCells {
+  series = new Map<string, Map<number, RollupCell>>();
+  private readonly finest: RollupResolution;
+  private readonly keyValues: string[];
 
-/**
- * Collects the rollup contribution of rows not yet stored, for one dataset: 1-minute cells are built
- * row by row, and the 1-hour and 1-day cells are merged from them when the deltas are taken, so each
- * row costs one map lookup. Rows without a time have no bucket and are not rolled up.
- */
-export class RollupAccumulator {
-  /** Series id, then 1-minute bucket start: a number-keyed inner map saves a string per row. */
-  private minutes = new Map<string, Map<number, RollupCell>>();
-  private rowCount = 0;
-
-  constructor(readonly layout: DatasetLayout) {}
-
-  /** Rows added since the last `take`. */
-  get pendingRows(): number {
-    return this.rowCount;
+  constructor(readonly level: RollupLevel) {
+    this.finest = level.resolutions[0]!;
+    this.keyValues = new Array<string>(level.keyIndexes.length);
   }
 
-  /** Adds the rows whose `keep[i]` is 1 (all when `keep` is undefined). */
-  add(rows: RollupRows, keep?: Uint8Array): void {
-    const time = rows.timeUs;
-    if (time === null) return;
-    const nk = rows.keys.length;
+  add(rows: RollupRows, time: Float64Array, keep: Uint8Array | undefined): void {
+    const idx = this.level.keyIndexes;
     const nf = rows.fields.length;
-    const single = nk === 1 ? rows.keys[0]! : null;
-    const keyValues: string[] = new Array<string>(nk);
+    // One key column: its value is the series id, with no string built per row.
+    const single = idx.length === 1 ? rows.keys[idx[0]!]! : null;
+    const keyValues = this.keyValues;
     let lastId: string | undefined;
     let buckets: Map<number, RollupCell> | undefined;
     for (let r = 0; r < rows.length; r++) {
@@ -98,15 +72,15 @@ export class RollupAccumulator {
       let id: string;
       if (single !== null) id = single[r]!;
       else {
-        for (let k = 0; k < nk; k++) keyValues[k] = rows.keys[k]![r]!;
+        for (let k = 0; k < idx.length; k++) keyValues[k] = rows.keys[idx[k]!]![r]!;
         id = seriesIdOf(keyValues);
       }
       if (id !== lastId || buckets === undefined) {
-        buckets = this.minutes.get(id);
-        if (buckets === undefined) this.minutes.set(id, (buckets = new Map()));
+        buckets = this.series.get(id);
+        if (buckets === undefined) this.series.set(id, (buckets = new Map()));
         lastId = id;
       }
-      const bucket = bucketOf(t, '1m');
+      const bucket = bucketOf(t, this.finest);
       let cell = buckets.get(bucket);
       if (cell === undefined) {
         const keys = single !== null ? [id] : keyValues.slice();
@@ -114,46 +88,54 @@ export class RollupAccumulator {
       }
       cell.rows++;
       for (let f = 0; f < nf; f++) addValue(cell.fields[f]!, rows.fields[f]![r]!);
-      this.rowCount++;
     }
+  }
+
+  take(): LevelDeltas {
+    const series = this.series;
+    this.series = new Map();
+    const cells: Partial<Record<RollupResolution, RollupCell[]>> = {};
+    const [finest, ...coarser] = this.level.resolutions;
+    for (const res of coarser) cells[res] = coarsen(series.values(), res);
+    const fine: RollupCell[] = [];
+    for (const buckets of series.values()) for (const c of buckets.values()) fine.push(c);
+    cells[finest!] = fine;
+    return { level: this.level, cells };
+  }
+}
+
+/**
+ * Collects the rollup contribution of rows not yet stored, for one dataset: each level folds rows into
+ * cells of its finest resolution, one map lookup a row, and its coarser cells are merged from those
+ * when the deltas are taken. Rows without a time have no bucket and are not rolled up.
+ */
+export class RollupAccumulator {
+  private readonly levels: LevelCells[];
+  private rowCount = 0;
+
+  constructor(readonly layout: DatasetLayout) {
+    this.levels = rollupLevelsOf(layout).map((l) => new LevelCells(l));
+  }
+
+  /** Rows added since the last `take`. */
+  get pendingRows(): number {
+    return this.rowCount;
+  }
+
+  /** Adds the rows whose `keep[i]` is 1 (all when `keep` is undefined). */
+  add(rows: RollupRows, keep?: Uint8Array): void {
+    const time = rows.timeUs;
+    if (time === null || this.levels.length === 0) return;
+    for (const level of this.levels) level.add(rows, time, keep);
+    let n = 0;
+    for (let r = 0; r < rows.length; r++)
+      if ((keep === undefined || keep[r] === 1) && time[r] === time[r]) n++;
+    this.rowCount += n;
   }
 
   /** The deltas collected so far; the accumulator starts empty again. */
   take(): RollupDeltaSet {
-    const full = this.takeFull();
-    const byColumn: Record<string, RollupDeltas> = {};
-    // A column's minute cells come from the full series' minute cells; its hours and days from its
-    // own minutes, which are far fewer than the full series' hours.
-    if (this.layout.keys.length > 1)
-      this.layout.keys.forEach((k, i) => {
-        const minutes = projectCells(full['1m'], i);
-        byColumn[k.name] = { '1m': minutes, '1h': coarsen(minutes, '1h'), '1d': coarsen(minutes, '1d') };
-      });
-    return { full, byColumn };
-  }
-
-  private takeFull(): RollupDeltas {
-    const series = this.minutes;
-    this.minutes = new Map();
     this.rowCount = 0;
-    const deltas: RollupDeltas = { '1m': [], '1h': [], '1d': [] };
-    for (const buckets of series.values()) {
-      for (const res of ROLLUP_RESOLUTIONS) {
-        if (res === '1m') continue;
-        let prev: RollupCell | undefined;
-        // Minute buckets arrive mostly in time order, so the coarse cell is usually the previous one.
-        const coarse = new Map<number, RollupCell>();
-        for (const m of buckets.values()) {
-          const bucket = bucketOf(m.bucketUs, res);
-          let cell = prev !== undefined && prev.bucketUs === bucket ? prev : coarse.get(bucket);
-          if (cell === undefined) coarse.set(bucket, (cell = emptyCell(m.keys, bucket, m.fields.length)));
-          mergeCell(cell, m);
-          prev = cell;
-        }
-        for (const c of coarse.values()) deltas[res].push(c);
-      }
-      for (const m of buckets.values()) deltas['1m'].push(m);
-    }
-    return deltas;
+    return this.levels.map((l) => l.take());
   }
 }

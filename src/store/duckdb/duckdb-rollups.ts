@@ -1,7 +1,6 @@
-import { DuckDBBlobValue, DuckDBListValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBBlobValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import {
-  ROLLUP_RESOLUTIONS,
   ROLLUP_SKETCH,
   emptyCell,
   mergeCell,
@@ -9,26 +8,26 @@ import {
   type RollupCell,
   type RollupResolution,
 } from '../../apply/rollups/rollup-cell.js';
+import { rollupLevelsOf, type RollupLevel } from '../../apply/rollups/rollup-levels.js';
 import type { DatasetLayout } from '../../core/dataset.js';
-import { SluiceError } from '../../core/errors.js';
 import { QuantileSketch } from '../../query/quantile-sketch.js';
-import type { FieldAggregate, RollupGroup, RollupQuery } from '../series-store.js';
 import { numberOrNull, textOf } from './duckdb-result-values.js';
 import type { RollupRowsSource } from './duckdb-rollup-writer.js';
-import { keyFilterSql, quoteIdent, type BuiltQuery, type SqlParam } from './duckdb-sql.js';
+import { quoteIdent } from './duckdb-sql.js';
 
 /**
- * Rollup tables of the DuckDB SeriesStore: `r_<dataset>_<1m|1h|1d>`, one row per (series, bucket):
- * the key columns, `bucket` (start, BIGINT microseconds), `rows`, and per field `<f>.count`,
- * `<f>.sum`, `<f>.min`, `<f>.max`, `<f>.sumsq` and `<f>.sketch` (QuantileSketch.toBytes). Field
- * columns carry a dot, which no declared column name can, so they never collide with keys.
+ * Rollup tables of the DuckDB SeriesStore: `r_<dataset>_<1m|1h|1d><level suffix>` (see RollupLevel),
+ * one row per (series, bucket): the level's key columns, `bucket` (start, BIGINT microseconds),
+ * `rows`, and per field `<f>.count`, `<f>.sum`, `<f>.min`, `<f>.max`, `<f>.sumsq` and `<f>.sketch`
+ * (QuantileSketch.toBytes). Field columns carry a dot, which no declared column name can, so they
+ * never collide with keys. Reads are in duckdb-rollup-read.ts.
  */
 
 export const CREATE_WATERMARK_SQL =
   'CREATE TABLE IF NOT EXISTS _rollup_watermark (dataset VARCHAR PRIMARY KEY, seq BIGINT NOT NULL)';
 
 const STAGE_TABLE = '_rollup_stage';
-const PARTS = ['count', 'sum', 'min', 'max', 'sumsq', 'sketch'] as const;
+export const PARTS = ['count', 'sum', 'min', 'max', 'sumsq', 'sketch'] as const;
 const PART_TYPES: Record<(typeof PARTS)[number], string> = {
   count: 'BIGINT',
   sum: 'DOUBLE',
@@ -38,47 +37,26 @@ const PART_TYPES: Record<(typeof PARTS)[number], string> = {
   sketch: 'BLOB',
 };
 
-/**
- * A set of rollup tables: the full series (`column` null), or one key column alone, whose tables
- * are `r_<dataset>_<res>@<column>` (a character no dataset name has, so names never collide). `layout`
- * is the dataset's with its keys narrowed to what the tables hold.
- */
-export interface RollupLevel {
-  column: string | null;
-  layout: DatasetLayout;
-}
-
-export function rollupLevels(layout: DatasetLayout): RollupLevel[] {
-  const levels: RollupLevel[] = [{ column: null, layout }];
-  if (layout.keys.length > 1)
-    for (const k of layout.keys) levels.push({ column: k.name, layout: { ...layout, keys: [k] } });
-  return levels;
-}
-
-export function rollupTableOf(dataset: string, res: RollupResolution, column: string | null = null): string {
-  return column === null ? `r_${dataset}_${res}` : `r_${dataset}_${res}@${column}`;
+export function rollupTableOf(dataset: string, res: RollupResolution, level: RollupLevel): string {
+  return `r_${dataset}_${res}${level.suffix}`;
 }
 
 /** True for the rollup tables (any level and resolution) of `dataset`. */
 export function isRollupTableOf(table: string, dataset: string): boolean {
   const rest = table.startsWith(`r_${dataset}_`) ? table.slice(dataset.length + 3) : '';
-  return /^(1m|1h|1d)(@[A-Za-z_][A-Za-z0-9_]*)?$/.test(rest);
+  return /^(1m|1h|1d)(@[A-Za-z_][A-Za-z0-9_]*)*$/.test(rest);
 }
 
-/** Every rollup table of the dataset, all levels and resolutions. */
+/** Every rollup table of the dataset: each level at each resolution it keeps. */
 export function rollupTablesOf(
   layout: DatasetLayout,
 ): { table: string; res: RollupResolution; level: RollupLevel }[] {
-  return rollupLevels(layout).flatMap((level) =>
-    ROLLUP_RESOLUTIONS.map((res) => ({
-      table: rollupTableOf(layout.spec.name, res, level.column),
-      res,
-      level,
-    })),
+  return rollupLevelsOf(layout).flatMap((level) =>
+    level.resolutions.map((res) => ({ table: rollupTableOf(layout.spec.name, res, level), res, level })),
   );
 }
 
-function col(field: string, part: (typeof PARTS)[number]): string {
+export function col(field: string, part: (typeof PARTS)[number]): string {
   return quoteIdent(`${field}.${part}`);
 }
 
@@ -103,7 +81,7 @@ function keyJoin(layout: DatasetLayout, a: string, b: string): string {
 }
 
 /** A stored sketch; NULL where the cell holds at most two values (its min and max). */
-function storedSketch(v: DuckDBValue): QuantileSketch | null {
+export function storedSketch(v: DuckDBValue): QuantileSketch | null {
   return v instanceof DuckDBBlobValue ? QuantileSketch.fromBytes(v.bytes, ROLLUP_SKETCH) : null;
 }
 
@@ -214,112 +192,14 @@ export async function mergeAllRollups(
   writer: RollupRowsSource,
 ): Promise<Map<string, number>> {
   const written = new Map<string, number>();
-  for (const { table, res, level } of rollupTablesOf(layout)) {
-    const cells = level.column === null ? deltas.full[res] : (deltas.byColumn[level.column]?.[res] ?? []);
-    let upTo = storedUpTo.get(table);
-    if (upTo === undefined) storedUpTo.set(table, (upTo = await latestStoredBucket(conn, table)));
-    written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer));
+  for (const { level, cells: byRes } of deltas) {
+    for (const res of level.resolutions) {
+      const table = rollupTableOf(layout.spec.name, res, level);
+      const cells = byRes[res] ?? [];
+      let upTo = storedUpTo.get(table);
+      if (upTo === undefined) storedUpTo.set(table, (upTo = await latestStoredBucket(conn, table)));
+      written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer));
+    }
   }
   return written;
-}
-
-/**
- * The level a query reads: one key column's tables when the query groups by at most that column and
- * filters on no other (far fewer rows than the full series), else the full series.
- */
-export function levelFor(layout: DatasetLayout, q: RollupQuery): RollupLevel {
-  const levels = rollupLevels(layout);
-  const column = q.groupBy[0] ?? layout.keys[0]?.name;
-  const narrow = levels.find((l) => l.column !== null && l.column === column);
-  if (narrow === undefined || q.groupBy.length > 1) return levels[0]!;
-  return Object.keys(q.keys).every((k) => k === column) ? narrow : levels[0]!;
-}
-
-/**
- * Result columns: the group columns, `b` (step bucket or 0), `rows`, then per field count, sum, min,
- * max, sumsq and, with sketches, the list of sketch blobs.
- */
-export function rollupReadSql(
-  layout: DatasetLayout,
-  q: RollupQuery,
-  existing: ReadonlySet<string>,
-): BuiltQuery | undefined {
-  const params: SqlParam[] = [];
-  const known = new Set(layout.keys.map((k) => k.name));
-  for (const g of q.groupBy)
-    if (!known.has(g))
-      throw new SluiceError('bad_query', `dataset ${layout.spec.name} has no key column ${g}`);
-  const level = levelFor(layout, q);
-  const parts: string[] = [];
-  for (const s of q.segments) {
-    const table = rollupTableOf(layout.spec.name, s.resolution, level.column);
-    if (!existing.has(table) || !(s.toUs > s.fromUs)) continue;
-    params.push(BigInt(Math.trunc(s.fromUs)), BigInt(Math.trunc(s.toUs)));
-    parts.push(
-      `SELECT * FROM ${quoteIdent(table)} WHERE bucket >= $${params.length - 1}::BIGINT AND bucket < $${params.length}::BIGINT`,
-    );
-  }
-  if (parts.length === 0) return undefined;
-  const where = keyFilterSql(level.layout, q.keys, params);
-  let bucket = '0::BIGINT';
-  if (q.stepUs !== undefined) {
-    params.push(BigInt(Math.trunc(q.stepUs)));
-    bucket = `(floor(bucket / $${params.length}::BIGINT)::BIGINT * $${params.length}::BIGINT)`;
-  }
-  const groups = q.groupBy.map((g) => quoteIdent(g));
-  const aggs = q.fields.flatMap((f) => [
-    `sum(${col(f, 'count')})::DOUBLE`,
-    `sum(${col(f, 'sum')})`,
-    `min(${col(f, 'min')})`,
-    `max(${col(f, 'max')})`,
-    `sum(${col(f, 'sumsq')})`,
-    // Cells without a sketch hold one or two values: their min, and their max when there are two.
-    ...(q.sketches
-      ? [
-          `list(${col(f, 'sketch')}) FILTER (WHERE ${col(f, 'sketch')} IS NOT NULL)`,
-          `list(${col(f, 'min')}) FILTER (WHERE ${col(f, 'sketch')} IS NULL AND ${col(f, 'count')} >= 1)`,
-          `list(${col(f, 'max')}) FILTER (WHERE ${col(f, 'sketch')} IS NULL AND ${col(f, 'count')} = 2)`,
-        ]
-      : []),
-  ]);
-  const select = [...groups, `${bucket} AS b`, 'sum(rows)::DOUBLE', ...aggs].join(', ');
-  const sql =
-    `SELECT ${select} FROM (${parts.join(' UNION ALL ')}) src` +
-    `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY ALL HAVING count(*) > 0`;
-  return { sql, params };
-}
-
-export function rollupGroupsOf(q: RollupQuery, rows: readonly (readonly DuckDBValue[])[]): RollupGroup[] {
-  const ng = q.groupBy.length;
-  const per = q.sketches ? 8 : 5;
-  return rows.map((row) => {
-    const fields: FieldAggregate[] = q.fields.map((_, i) => {
-      const at = ng + 2 + i * per;
-      const agg: FieldAggregate = {
-        count: numberOrNull(row[at] ?? null) ?? 0,
-        sum: numberOrNull(row[at + 1] ?? null) ?? 0,
-        min: numberOrNull(row[at + 2] ?? null) ?? NaN,
-        max: numberOrNull(row[at + 3] ?? null) ?? NaN,
-        sumSq: numberOrNull(row[at + 4] ?? null) ?? 0,
-      };
-      if (q.sketches) {
-        const sketch = new QuantileSketch(ROLLUP_SKETCH);
-        const items = (v: DuckDBValue | undefined): readonly DuckDBValue[] =>
-          v instanceof DuckDBListValue ? v.items : [];
-        for (const b of items(row[at + 5])) {
-          const stored = storedSketch(b);
-          if (stored !== null) sketch.merge(stored);
-        }
-        for (const x of [...items(row[at + 6]), ...items(row[at + 7])]) sketch.add(numberOrNull(x) ?? NaN);
-        agg.sketch = sketch;
-      }
-      return agg;
-    });
-    return {
-      group: row.slice(0, ng).map((v) => textOf(v ?? '')),
-      bucketUs: numberOrNull(row[ng] ?? null) ?? 0,
-      rows: numberOrNull(row[ng + 1] ?? null) ?? 0,
-      fields,
-    };
-  });
 }

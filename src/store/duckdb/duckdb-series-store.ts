@@ -30,13 +30,12 @@ import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-va
 import { RollupRowsSource } from './duckdb-rollup-writer.js';
 import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
 import { deleteExpiredRollups, dropExpiredPartitions } from './duckdb-retention.js';
+import { rollupGroupsOf, rollupReadSql } from './duckdb-rollup-read.js';
 import {
   CREATE_WATERMARK_SQL,
   createRollupTableSql,
   mergeAllRollups,
   rollupColumnDefs,
-  rollupGroupsOf,
-  rollupReadSql,
   isRollupTableOf,
   rollupTablesOf,
 } from './duckdb-rollups.js';
@@ -634,7 +633,14 @@ export class DuckDbSeriesStore implements SeriesStore {
 
   async readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]> {
     const { readers } = this.open();
-    const built = rollupReadSql(layout, query, this.tables);
+    const name = layout.spec.name;
+    const built = rollupReadSql(layout, query, {
+      existing: this.tables,
+      rawSource: (fromUs, toUs) =>
+        this.tables.has(tableNameOf(name))
+          ? unionSource(this.partitions.tablesFor(name, fromUs, toUs))
+          : undefined,
+    });
     if (built === undefined) return [];
     const rows = await readers.run(async (conn) => {
       try {
