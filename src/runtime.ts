@@ -37,7 +37,6 @@ import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
 import { QueryService } from './query/query-service.js';
-import { RollupMaintainer } from './apply/rollups/rollup-maintainer.js';
 import { RetentionJob } from './apply/retention/retention-job.js';
 import { durationMs } from './core/duration.js';
 import { AnalyticsService } from './query/analytics/analytics-service.js';
@@ -92,8 +91,6 @@ export class Sluice {
   readonly bulkReads: BulkReader;
   private readonly versions: ReplaceVersions;
   readonly queries: QueryService;
-  /** Keeps the 1m/1h/1d rollups of append-mode datasets current. */
-  readonly rollups: RollupMaintainer;
   readonly retention: RetentionJob;
   /** Top-K, history and aggregation jobs, answered from rollups. */
   readonly analytics: AnalyticsService;
@@ -123,6 +120,12 @@ export class Sluice {
     const series = createSeriesStore('duckdb', {
       path: path.join(config.data_dir, 'series.duckdb'),
       memoryLimit: config.storage.duckdb_memory_limit,
+      rollups: {
+        flushIntervalMs: durationMs(config.rollups.flush_interval),
+        maxPendingRows: config.rollups.max_pending_rows,
+      },
+      metrics: this.metrics,
+      log,
     });
     this.faults = config.testing.fault_injection ? new FaultInjectingSeriesStore(series) : null;
     this.series = this.faults ?? series;
@@ -219,21 +222,9 @@ export class Sluice {
     });
     this.datasets = new DatasetService(this.registry, this.meta, this.series, this.applier);
     this.queries = new QueryService(this.registry, this.snapshot, this.meta, this.series);
-    this.rollups = new RollupMaintainer({
-      series: this.series,
-      registry: this.registry,
-      log,
-      metrics: this.metrics,
-      options: {
-        flushIntervalMs: durationMs(config.rollups.flush_interval),
-        maxPendingRows: config.rollups.max_pending_rows,
-      },
-    });
-    this.rollups.attach(this.applier);
     this.retention = new RetentionJob({
       series: this.series,
       registry: this.registry,
-      rollups: this.rollups,
       log,
       metrics: this.metrics,
       intervalMs: durationMs(config.retention.interval),
@@ -242,7 +233,6 @@ export class Sluice {
       registry: this.registry,
       series: this.series,
       meta: this.meta,
-      rollups: this.rollups,
       log,
     });
     this.alerting = new Alerting({
@@ -285,11 +275,9 @@ export class Sluice {
     await this.datasets.load(this.config.datasets);
     await this.alerting.start();
     await this.applier.rebuild();
-    await this.rollups.prepareRecovery();
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);
-    this.rollups.start();
     this.retention.start();
     await this.analytics.resume();
     await this.connectors.start(this.config.connectors);
@@ -309,7 +297,7 @@ export class Sluice {
   async settle(): Promise<void> {
     await this.queue.idle();
     await this.batchLog.drained();
-    await this.rollups.flush();
+    if (this.series.capabilities.has('rollups')) await this.series.flushRollups();
   }
 
   async close(): Promise<void> {
@@ -321,7 +309,6 @@ export class Sluice {
     await this.batchLog.close();
     await this.retention.stop();
     await this.analytics.close();
-    await this.rollups.close();
     await this.alerting.close();
     await this.series.close();
     await this.meta.close();

@@ -1,7 +1,6 @@
 import type { ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
-import type { RollupDeltaSet } from '../apply/rollups/rollup-accumulator.js';
 import type {
   RetentionCutoffs,
   RetentionResult,
@@ -101,16 +100,12 @@ export class FaultInjectingSeriesStore implements SeriesStore {
     return this.guard(() => this.inner.scan(layout, onChunk, opts));
   }
 
-  lastSeq(): Promise<number> {
-    return this.guard(() => this.inner.lastSeq());
-  }
-
   rollupWatermark(dataset: string): Promise<number> {
     return this.guard(() => this.inner.rollupWatermark(dataset));
   }
 
-  mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void> {
-    return this.guard(() => this.inner.mergeRollups(layout, deltas, throughSeq));
+  flushRollups(): Promise<void> {
+    return this.guard(() => this.inner.flushRollups());
   }
 
   readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]> {

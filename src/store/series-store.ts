@@ -1,6 +1,5 @@
 import type { ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
-import type { RollupDeltaSet } from '../apply/rollups/rollup-accumulator.js';
 import type { RollupResolution } from '../apply/rollups/rollup-cell.js';
 import type { QuantileSketch } from '../query/quantile-sketch.js';
 
@@ -168,20 +167,23 @@ export interface SeriesStore {
     opts?: { afterSeq?: number; throughSeq?: number },
   ): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;
-  /** Apply sequence of the last batch stored (0 before the first). Capability `rollups`. */
-  lastSeq(): Promise<number>;
-  /** Apply sequence up to which the dataset's stored rollups include every row. Capability `rollups`. */
-  rollupWatermark(dataset: string): Promise<number>;
   /**
-   * Merges `deltas` into the stored rollups and moves the dataset's rollup watermark to `throughSeq`,
-   * in one transaction: after a crash either both happened or neither. Capability `rollups`.
+   * Apply sequence up to which the dataset's stored rollups include every row. Capability `rollups`.
+   * The store keeps the rollups of its append-mode datasets itself: newly applied rows are folded in
+   * in the background, and at open, rows applied before a stop but not yet folded are.
    */
-  mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void>;
-  /** Aggregates stored rollups by group (and step). Capability `rollups`. */
+  rollupWatermark(dataset: string): Promise<number>;
+  /** Resolves once every row appended so far is in the stored rollups. Capability `rollups`. */
+  flushRollups(): Promise<void>;
+  /**
+   * Aggregates rollups by group (and step), counting every applied row, flushed or not. Capability
+   * `rollups`.
+   */
   readRollups(layout: DatasetLayout, query: RollupQuery): Promise<RollupGroup[]>;
   /**
    * Drops raw time partitions and rollup buckets past their cutoffs. Raw data goes a whole
-   * partition at a time, never row by row. Capability `retention`.
+   * partition at a time, never row by row, and only after its rows are in the rollups. Capability
+   * `retention`.
    */
   dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult>;
   /**

@@ -3,7 +3,6 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DatasetRegistry } from '../../core/dataset-registry.js';
 import { durationMs } from '../../core/duration.js';
 import type { RetentionResult, SeriesStore } from '../../store/series-store.js';
-import type { RollupMaintainer } from '../rollups/rollup-maintainer.js';
 
 export interface RetentionRun extends RetentionResult {
   dataset: string;
@@ -13,8 +12,8 @@ export interface RetentionRun extends RetentionResult {
 
 /**
  * The background retention job: per append-mode dataset, drops raw time partitions older than
- * `retention.raw` and rollup buckets older than `retention.rollups`. Rollups are flushed first, so a
- * partition never goes while rows in it still wait to be rolled up.
+ * `retention.raw` and rollup buckets older than `retention.rollups`. The store rolls up the rows it
+ * holds before it drops their partition, so none goes while its rows still wait to be rolled up.
  */
 export class RetentionJob {
   private timer: NodeJS.Timeout | undefined;
@@ -28,7 +27,6 @@ export class RetentionJob {
     private readonly deps: {
       series: SeriesStore;
       registry: DatasetRegistry;
-      rollups: RollupMaintainer;
       log: Logger;
       metrics: Registry;
       intervalMs: number;
@@ -85,10 +83,9 @@ export class RetentionJob {
   }
 
   private async pass(nowMs: number): Promise<RetentionRun[]> {
-    const { series, registry, rollups } = this.deps;
+    const { series, registry } = this.deps;
     const out: RetentionRun[] = [];
     try {
-      await rollups.flush();
       for (const { layout } of registry.list()) {
         if (layout.spec.mode !== 'append') continue;
         const rawBeforeUs = (nowMs - durationMs(layout.spec.retention.raw)) * 1000;

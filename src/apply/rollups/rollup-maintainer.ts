@@ -3,10 +3,8 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
-import type { DatasetRegistry } from '../../core/dataset-registry.js';
-import type { SeriesStore } from '../../store/series-store.js';
-import type { AppliedBatch, Applier } from '../applier.js';
-import { RollupAccumulator } from './rollup-accumulator.js';
+import type { ScanChunk } from '../../store/series-store.js';
+import { RollupAccumulator, type RollupDeltaSet } from './rollup-accumulator.js';
 
 /** Batches (apply sequences) read back per transaction while recovering. */
 const RECOVER_SEQS = 4;
@@ -21,6 +19,22 @@ interface QueuedBatch {
   seq: number;
 }
 
+/** What the maintainer needs of the store that holds the raw rows and the rollups. */
+export interface RollupTarget {
+  /** Apply sequence of the last batch stored. */
+  lastSeq(): Promise<number>;
+  /** Apply sequence up to which the dataset's stored rollups include every row. */
+  rollupWatermark(dataset: string): Promise<number>;
+  /** Rows of batches whose apply sequence is in (afterSeq, throughSeq]. */
+  scan(
+    layout: DatasetLayout,
+    onChunk: (chunk: ScanChunk) => void,
+    opts: { afterSeq: number; throughSeq: number },
+  ): Promise<void>;
+  /** Merges deltas and moves the dataset's watermark to `throughSeq`, in one transaction. */
+  mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void>;
+}
+
 export interface RollupMaintainerOptions {
   flushIntervalMs: number;
   /** Queued rows (all datasets) that start a flush before the interval is up. */
@@ -28,19 +42,23 @@ export interface RollupMaintainerOptions {
 }
 
 /**
- * Keeps the stored rollups current. The Applier's listener only queues each newly applied batch (no
- * per-row work on the apply path); a background flush folds the queued rows into 1m/1h/1d deltas and
- * merges them into the SeriesStore together with the dataset's rollup watermark, in one transaction.
+ * Keeps a store's rollups current; the store owns one and hands it every newly applied batch. Queuing
+ * is the only per-batch work on the append path; a background flush folds the queued rows into deltas
+ * of each rollup level and merges them into the store together with the dataset's rollup watermark, in
+ * one transaction.
  *
- * Crash safety: rows carry their batch's apply sequence. At start, `recover` reads the rows stored
- * after the watermark (applied, but not yet in the rollups when the process stopped) and merges
- * them, so the rollups equal what the raw rows say: nothing counted twice, nothing lost.
+ * Crash safety: rows carry their batch's apply sequence. The first time the store sees a dataset after
+ * opening (`noteDataset`, before any new append to it), the rows stored after its watermark (applied,
+ * but not yet in the rollups when the process stopped) are noted, and merged before any newer flush,
+ * so the rollups equal what the raw rows say: nothing counted twice, nothing lost.
  */
 export class RollupMaintainer {
   /** Batches applied but not yet in the stored rollups, per dataset, in apply order. */
   private readonly queued = new Map<string, QueuedBatch[]>();
   /** Applied rows missing from the stored rollups at start, by apply sequence range (from, to]. */
   private tails: { layout: DatasetLayout; from: number; to: number }[] = [];
+  /** Datasets whose tail has been looked for since the store opened. */
+  private readonly noted = new Set<string>();
   private recovering: Promise<void> | undefined;
   private pendingRows = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -53,8 +71,7 @@ export class RollupMaintainer {
 
   constructor(
     private readonly deps: {
-      series: SeriesStore;
-      registry: DatasetRegistry;
+      target: RollupTarget;
       log: Logger;
       metrics: Registry;
       options: RollupMaintainerOptions;
@@ -86,40 +103,34 @@ export class RollupMaintainer {
     });
   }
 
-  get enabled(): boolean {
-    return this.deps.series.capabilities.has('rollups');
-  }
-
-  attach(applier: Applier): void {
-    if (!this.enabled) return;
-    applier.onBatchApplied((a) => this.enqueue(a));
-  }
-
-  private enqueue(a: AppliedBatch): void {
-    if (a.layout.spec.mode !== 'append' || a.outcome.valid === 0) return;
-    const name = a.layout.spec.name;
+  /** A newly applied batch of an append-mode dataset, `keep` its rows not dropped as duplicates. */
+  enqueue(layout: DatasetLayout, batch: ColumnarBatch, keep: Uint8Array | undefined, seq: number): void {
+    if (layout.spec.mode !== 'append') return;
+    const name = layout.spec.name;
     let q = this.queued.get(name);
     if (q === undefined) this.queued.set(name, (q = []));
-    q.push({ layout: a.layout, batch: a.batch, keep: a.keep, seq: a.seq });
-    this.pendingRows += a.batch.length;
+    q.push({ layout, batch, keep, seq });
+    this.pendingRows += batch.length;
     this.pending.set(this.pendingRows);
     if (this.pendingRows >= this.deps.options.maxPendingRows) this.requestFlush();
   }
 
   /**
-   * At start, before any batch is applied: notes, per dataset, the applied rows the stored rollups
-   * lack (apply sequences after its watermark, up to the last one stored). `start` then merges them
-   * in the background, so a long tail does not delay readiness; flushes of newer rows wait for it.
+   * The first time a dataset is seen after the store opened, before any new batch of it is applied:
+   * notes the applied rows its stored rollups lack (apply sequences after its watermark, up to the
+   * last one stored). They are merged in the background, so a long tail does not delay readiness;
+   * flushes of newer rows wait for it.
    */
-  async prepareRecovery(): Promise<void> {
-    if (!this.enabled) return;
-    const { series, registry } = this.deps;
-    const last = await series.lastSeq();
-    this.tails = [];
-    for (const { layout } of registry.list()) {
-      if (layout.spec.mode !== 'append') continue;
-      const mark = await series.rollupWatermark(layout.spec.name);
-      if (mark < last) this.tails.push({ layout, from: mark, to: last });
+  async noteDataset(layout: DatasetLayout): Promise<void> {
+    const name = layout.spec.name;
+    if (layout.spec.mode !== 'append' || this.noted.has(name)) return;
+    this.noted.add(name);
+    const { target } = this.deps;
+    const last = await target.lastSeq();
+    const mark = await target.rollupWatermark(name);
+    if (mark < last) {
+      this.tails.push({ layout, from: mark, to: last });
+      if (this.timer !== undefined) this.startRecovery();
     }
   }
 
@@ -132,17 +143,18 @@ export class RollupMaintainer {
     return this.recovering;
   }
 
-  /** Merges the tails found by `prepareRecovery`, a few batches per transaction. */
+  /** Merges the tails found by `noteDataset`, a few batches per transaction. */
   private async recover(): Promise<void> {
-    const { series, log } = this.deps;
-    for (const tail of this.tails) {
+    const { target, log } = this.deps;
+    while (this.tails.length > 0) {
+      const tail = this.tails[0]!;
       const name = tail.layout.spec.name;
       let rows = 0;
       for (let from = tail.from; from < tail.to;) {
         const to = Math.min(tail.to, from + RECOVER_SEQS);
-        if (!this.deps.registry.has(name)) break;
+        if (!this.noted.has(name)) break;
         const acc = new RollupAccumulator(tail.layout);
-        await series.scan(
+        await target.scan(
           tail.layout,
           (chunk) => {
             acc.add(chunk);
@@ -150,7 +162,7 @@ export class RollupMaintainer {
           },
           { afterSeq: from, throughSeq: to },
         );
-        await series.mergeRollups(tail.layout, acc.take(), to);
+        await target.mergeRollups(tail.layout, acc.take(), to);
         from = to;
         // A failed step is retried from here, not from the start of the tail.
         tail.from = to;
@@ -158,17 +170,22 @@ export class RollupMaintainer {
       }
       this.recovered.inc({ dataset: name }, rows);
       if (rows > 0) log.info({ dataset: name, rows }, 'rollups caught up with rows applied before a stop');
+      this.tails = this.tails.filter((t) => t !== tail);
     }
-    this.tails = [];
   }
 
+  /** Starts the flush timer and the recovery of tails noted so far. */
   start(): void {
-    if (!this.enabled || this.timer !== undefined) return;
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.requestFlush(), this.deps.options.flushIntervalMs);
+    this.timer.unref();
+    this.startRecovery();
+  }
+
+  private startRecovery(): void {
     this.ensureRecovered().catch((err: unknown) =>
       this.deps.log.error({ err }, 'rollup recovery failed; the next flush tries again'),
     );
-    this.timer = setInterval(() => this.requestFlush(), this.deps.options.flushIntervalMs);
-    this.timer.unref();
   }
 
   private requestFlush(): void {
@@ -203,8 +220,6 @@ export class RollupMaintainer {
     let failure: unknown;
     for (const [name, items] of entries) {
       for (const it of items) this.pendingRows -= it.batch.length;
-      // A deleted dataset's queued rows went with its data.
-      if (!this.deps.registry.has(name)) continue;
       // Runs of batches under one layout (a redefined dataset changes it) fold together, at most
       // SLICE_ROWS rows per transaction, which bounds the memory the deltas take.
       for (let i = 0; i < items.length;) {
@@ -216,7 +231,7 @@ export class RollupMaintainer {
             acc.add(items[j]!.batch, items[j]!.keep);
             await yieldToEventLoop();
           }
-          await this.deps.series.mergeRollups(layout, acc.take(), items[j - 1]!.seq);
+          await this.deps.target.mergeRollups(layout, acc.take(), items[j - 1]!.seq);
         } catch (err) {
           failure ??= err;
           this.requeue(name, items.slice(i));
@@ -238,10 +253,21 @@ export class RollupMaintainer {
     for (const it of items) this.pendingRows += it.batch.length;
   }
 
-  forget(dataset: string): void {
-    for (const it of this.queued.get(dataset) ?? []) this.pendingRows -= it.batch.length;
-    this.queued.delete(dataset);
-    this.pending.set(this.pendingRows);
+  /**
+   * The dataset is about to be dropped: its queued rows and noted tail go with its data. Resolves once
+   * no flush or recovery that took its rows is still running, so none writes after the drop.
+   */
+  async forget(dataset: string): Promise<void> {
+    const clear = () => {
+      for (const it of this.queued.get(dataset) ?? []) this.pendingRows -= it.batch.length;
+      this.queued.delete(dataset);
+      this.noted.delete(dataset);
+      this.tails = this.tails.filter((t) => t.layout.spec.name !== dataset);
+      this.pending.set(this.pendingRows);
+    };
+    clear();
+    await Promise.allSettled([this.running, this.recovering]);
+    clear();
   }
 
   async close(): Promise<void> {

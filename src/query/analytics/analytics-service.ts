@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { RollupMaintainer } from '../../apply/rollups/rollup-maintainer.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { DatasetRegistry } from '../../core/dataset-registry.js';
 import { durationMs } from '../../core/duration.js';
@@ -21,7 +20,7 @@ export interface WindowInput {
 /**
  * Top-K, daily history and aggregation jobs for append-mode datasets, all answered from the stored
  * rollups, so they keep answering after raw data has gone and cost the same for any window length.
- * Results reflect rows applied up to the last rollup flush (`rollups.flush_interval`).
+ * Results count every applied row: the store adds rows not yet folded into rollups from raw rows.
  */
 export class AnalyticsService {
   readonly jobs: AggregationJobs;
@@ -31,7 +30,6 @@ export class AnalyticsService {
       registry: DatasetRegistry;
       series: SeriesStore;
       meta: MetaStore;
-      rollups: RollupMaintainer;
       log: Logger;
     },
   ) {

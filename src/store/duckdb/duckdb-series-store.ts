@@ -4,6 +4,10 @@ import {
   type DuckDBPreparedStatement,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { RollupMaintainer, type RollupMaintainerOptions } from '../../apply/rollups/rollup-maintainer.js';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
@@ -72,6 +76,11 @@ export interface DuckDbSeriesStoreOptions {
    * 20% more append throughput, at the cost of a longer log replay after a crash.
    */
   checkpointThreshold?: string;
+  /** When applied rows are folded into the stored rollups. Default: every 2 s, or past 500k rows. */
+  rollups?: RollupMaintainerOptions;
+  /** Where the store's rollup metrics go; a private registry when omitted. */
+  metrics?: Registry;
+  log?: Logger;
 }
 
 function storeError(what: string, e: unknown): SluiceError {
@@ -127,7 +136,7 @@ export class DuckDbSeriesStore implements SeriesStore {
   private instance: DuckDBInstance | undefined;
   private writer: DuckDBConnection | undefined;
   private readers: MutexPool<DuckDBConnection> | undefined;
-  /** Dataset name to the column signature checked against its table. Only the writer changes it. */
+  /** Dataset name to the columns and rollup tables checked against storage. Only the writer changes it. */
   private readonly ensured = new Map<string, string>();
   /** Dataset tables present in the file; reads of other datasets return nothing. */
   private readonly tables = new Set<string>();
@@ -138,8 +147,24 @@ export class DuckDbSeriesStore implements SeriesStore {
   private seq = 0;
   private recordStmt: DuckDBPreparedStatement | undefined;
   private rowSource: PendingRowsSource | undefined;
+  /** Folds appended rows into the rollups in the background (see RollupMaintainer). */
+  private readonly rollups: RollupMaintainer;
+  private readonly log: Logger;
 
-  constructor(private readonly opts: DuckDbSeriesStoreOptions) {}
+  constructor(private readonly opts: DuckDbSeriesStoreOptions) {
+    this.log = opts.log ?? pino({ level: 'silent' });
+    this.rollups = new RollupMaintainer({
+      target: {
+        lastSeq: () => Promise.resolve(this.seq),
+        rollupWatermark: (dataset) => this.rollupWatermark(dataset),
+        scan: (layout, onChunk, seqs) => this.scan(layout, onChunk, seqs),
+        mergeRollups: (layout, deltas, throughSeq) => this.mergeRollups(layout, deltas, throughSeq),
+      },
+      log: this.log,
+      metrics: opts.metrics ?? new Registry(),
+      options: opts.rollups ?? { flushIntervalMs: 2000, maxPendingRows: 500_000 },
+    });
+  }
 
   async init(): Promise<void> {
     if (this.instance !== undefined) return;
@@ -179,11 +204,18 @@ export class DuckDbSeriesStore implements SeriesStore {
         cause: e,
       });
     }
+    this.rollups.start();
   }
 
   async close(): Promise<void> {
     const instance = this.instance;
     if (instance === undefined) return;
+    try {
+      await this.rollups.close();
+    } catch (err) {
+      // The rows are stored; the next start rolls up what this flush could not.
+      this.log.error({ err }, 'the last rollup flush failed');
+    }
     await this.writeMutex.run(() =>
       this.rollupMutex.run(async () => {
         this.rollupConn?.closeSync();
@@ -227,7 +259,11 @@ export class DuckDbSeriesStore implements SeriesStore {
     const name = layout.spec.name;
     const cols = physicalColumns(layout);
     const wanted = describeColumns(cols);
-    if (this.ensured.get(name) === wanted) return;
+    // Declared rollup levels may change while the columns stay: they are part of what was ensured.
+    const signature = `${wanted} | ${rollupTablesOf(layout)
+      .map((t) => t.table)
+      .join(', ')}`;
+    if (this.ensured.get(name) === signature) return;
     const table = tableNameOf(name);
     const stored = await this.columnsOf(writer, table);
     if (stored.length > 0 && `${stored.join(', ')}, ${SEQ_COLUMN} BIGINT` === wanted) {
@@ -245,8 +281,10 @@ export class DuckDbSeriesStore implements SeriesStore {
       );
     }
     if (layout.spec.mode === 'append') await this.ensureRollupTables(writer, layout);
-    this.ensured.set(name, wanted);
+    this.ensured.set(name, signature);
     this.tables.add(table);
+    // Under the write mutex, so before any append of this dataset since the store opened.
+    await this.rollups.noteDataset(layout);
   }
 
   private async columnsOf(conn: DuckDBConnection, table: string): Promise<string[]> {
@@ -276,6 +314,7 @@ export class DuckDbSeriesStore implements SeriesStore {
   }
 
   async dropDataset(name: string): Promise<void> {
+    await this.rollups.forget(name);
     return this.writeMutex.run(() => this.rollupMutex.run(() => this.dropLocked(name)));
   }
 
@@ -338,6 +377,7 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw storeError(`appending batch ${batch.id}`, e);
       }
       for (const day of created) this.partitions.add(layout.spec.name, day);
+      if (inserted > 0) this.rollups.enqueue(layout, batch, keep, seq);
       return { applied: true, inserted, duplicate, seq };
     });
   }
@@ -377,6 +417,10 @@ export class DuckDbSeriesStore implements SeriesStore {
         }
         await writer.run('COMMIT');
         for (const day of created) this.partitions.add(layout.spec.name, day);
+        results.forEach((r, k) => {
+          if (r.applied && r.inserted > 0)
+            this.rollups.enqueue(layout, items[k]!.batch, items[k]!.keep, r.seq);
+        });
         return results;
       } catch (e) {
         await this.rollbackQuietly(writer);
@@ -583,9 +627,15 @@ export class DuckDbSeriesStore implements SeriesStore {
     });
   }
 
+  /** Apply sequence of the last batch stored (0 before the first). */
   lastSeq(): Promise<number> {
     this.open();
     return Promise.resolve(this.seq);
+  }
+
+  flushRollups(): Promise<void> {
+    this.open();
+    return this.rollups.flush();
   }
 
   async rollupWatermark(dataset: string): Promise<number> {
@@ -609,7 +659,16 @@ export class DuckDbSeriesStore implements SeriesStore {
     return this.rollupRows;
   }
 
-  async mergeRollups(layout: DatasetLayout, deltas: RollupDeltaSet, throughSeq: number): Promise<void> {
+  /**
+   * Merges `deltas` into the stored rollups and moves the dataset's rollup watermark to `throughSeq`,
+   * in one transaction: after a crash either both happened or neither. Called by the store's own
+   * RollupMaintainer.
+   */
+  private async mergeRollups(
+    layout: DatasetLayout,
+    deltas: RollupDeltaSet,
+    throughSeq: number,
+  ): Promise<void> {
     // The tables are made by the writer; the merge itself runs beside appends.
     await this.writeMutex.run(() => this.ensureLocked(layout));
     return this.rollupMutex.run(async () => {
@@ -653,6 +712,8 @@ export class DuckDbSeriesStore implements SeriesStore {
   }
 
   async dropExpired(layout: DatasetLayout, cutoffs: RetentionCutoffs): Promise<RetentionResult> {
+    // Rows about to go must be in the rollups first: they keep answering for their longer retention.
+    await this.flushRollups();
     const raw = await this.writeMutex.run(async () => {
       try {
         return await dropExpiredPartitions(this.open().writer, layout, this.partitions, cutoffs.rawBeforeUs);
