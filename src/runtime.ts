@@ -33,6 +33,7 @@ import { createRegistry } from './observability/metrics.js';
 import { StatsSnapshot } from './query/stats-snapshot.js';
 import { createMetaStore, createSeriesStore } from './store/create-stores.js';
 import { FaultInjectingSeriesStore } from './store/fault-injecting-series-store.js';
+import { ThreadedSeriesStore } from './store/worker/threaded-series-store.js';
 import type { MetaStore } from './store/meta-store.js';
 import type { SeriesStore } from './store/series-store.js';
 import { DatasetService } from './datasets/dataset-service.js';
@@ -102,6 +103,8 @@ export class Sluice {
   readonly connectors: ConnectorHost;
   /** Set when `testing.fault_injection` is on: switches a simulated SeriesStore outage. */
   readonly faults: FaultInjectingSeriesStore | null;
+  /** The series store's thread, when it runs on one (`storage.series_thread`). */
+  private readonly seriesThread: ThreadedSeriesStore | undefined;
 
   constructor(
     readonly config: Readonly<SluiceConfig>,
@@ -126,7 +129,9 @@ export class Sluice {
       },
       metrics: this.metrics,
       log,
+      thread: config.storage.series_thread ? { logLevel: config.log_level, log } : undefined,
     });
+    this.seriesThread = series instanceof ThreadedSeriesStore ? series : undefined;
     this.faults = config.testing.fault_injection ? new FaultInjectingSeriesStore(series) : null;
     this.series = this.faults ?? series;
     this.batchLog = createBatchLog('local', {
@@ -264,6 +269,13 @@ export class Sluice {
 
   get isReady(): boolean {
     return this.ready;
+  }
+
+  /** Every metric in the Prometheus text format: this thread's, then the series store thread's. */
+  async metricsText(): Promise<string> {
+    const own = await this.metrics.metrics();
+    const store = this.seriesThread;
+    return store === undefined ? own : `${own}\n${await store.metricsText()}`;
   }
 
   async start(): Promise<void> {

@@ -84,6 +84,11 @@ export const configSchema = z
           .string()
           .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
           .default('1GB'),
+        /**
+         * Run the DuckDB series store (appends, rollup upkeep, queries) on a thread of its own, so its
+         * work does not delay requests on the main event loop. Off: everything on one thread.
+         */
+        series_thread: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

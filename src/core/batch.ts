@@ -41,6 +41,11 @@ export interface ColumnarBatch {
   readonly rejects: Reject[];
   /** Where the source stands after this batch: the byte offset and line to resume from. */
   readonly end: SourcePosition;
+  /**
+   * The batch's BatchLog encoding, when it was decoded from one: it can cross to another thread as
+   * bytes instead of being encoded again. Its memory is shared with the typed columns above.
+   */
+  readonly encoded?: Uint8Array;
 }
 
 export interface SourcePosition {

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../core/module-worker.js';
 import { SluiceError } from '../core/errors.js';
 import type { DecodeJob, FromDecoder, ToDecoder } from './decode-protocol.js';
 
@@ -112,9 +113,5 @@ function runJob(
  * the thread first so it can load TypeScript.
  */
 function createDecodeWorker(): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.js')) return new Worker(new URL('./decode-worker.js', self));
-  const entry = JSON.stringify(new URL('./decode-worker.ts', self).href);
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`;
-  return new Worker(boot, { eval: true });
+  return startModuleWorker(import.meta.url, 'decode-worker');
 }

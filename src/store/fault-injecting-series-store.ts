@@ -94,7 +94,7 @@ export class FaultInjectingSeriesStore implements SeriesStore {
 
   scan(
     layout: DatasetLayout,
-    onChunk: (chunk: ScanChunk) => void,
+    onChunk: (chunk: ScanChunk) => void | Promise<void>,
     opts?: { afterSeq?: number; throughSeq?: number },
   ): Promise<void> {
     return this.guard(() => this.inner.scan(layout, onChunk, opts));

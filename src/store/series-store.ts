@@ -160,10 +160,11 @@ export interface SeriesStore {
   /**
    * Streams every stored row of the dataset in chunks; with `afterSeq` / `throughSeq`, only rows of
    * batches whose apply sequence is in (afterSeq, throughSeq] (the tail rollups have not stored yet).
+   * When `onChunk` returns a promise, the next chunk waits for it.
    */
   scan(
     layout: DatasetLayout,
-    onChunk: (chunk: ScanChunk) => void,
+    onChunk: (chunk: ScanChunk) => void | Promise<void>,
     opts?: { afterSeq?: number; throughSeq?: number },
   ): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;

@@ -63,7 +63,13 @@ export function runRollupConformance(
       const b = await store.append(layout, readingsBatch(readingRows(12, 3, 500), { seq: 1 }));
       expect(b.seq).toBeGreaterThan(a.seq);
       let after = 0;
-      await store.scan(layout, (c) => (after += c.length), { afterSeq: a.seq });
+      await store.scan(
+        layout,
+        (c) => {
+          after += c.length;
+        },
+        { afterSeq: a.seq },
+      );
       expect(after).toBe(12);
     });
 

@@ -51,7 +51,9 @@ export function runSeriesStoreConformance(
 
     async function scanAll(): Promise<{ chunks: ScanChunk[]; rows: ScannedRow[] }> {
       const chunks: ScanChunk[] = [];
-      await store.scan(layout, (c) => chunks.push(c));
+      await store.scan(layout, (c) => {
+        chunks.push(c);
+      });
       return { chunks, rows: chunks.flatMap(rowsOfChunk) };
     }
 

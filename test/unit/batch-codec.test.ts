@@ -131,3 +131,12 @@ describe('batch codec', () => {
     expectCorrupt(() => decodeBatch(Buffer.from('not a batch at all')));
   });
 });
+
+describe('decoded batches', () => {
+  it('carry their encoding, hidden from copies that spread them', () => {
+    const bytes = encodeBatch(makeTestBatch('up_1', 0, 10));
+    const batch = decodeBatch(bytes);
+    expect(batch.encoded).toBe(bytes);
+    expect({ ...batch }.encoded).toBeUndefined();
+  });
+});

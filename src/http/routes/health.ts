@@ -20,7 +20,7 @@ export function healthRoutes(app: FastifyInstance, sluice: Sluice): void {
     { config: { access: 'public' }, schema: { tags, summary: 'Prometheus metrics' } },
     async (_req, reply) => {
       sluice.ingestMetrics.processingLag.set(sluice.batchLog.stats().lagMs / 1000);
-      return reply.type(sluice.metrics.contentType).send(await sluice.metrics.metrics());
+      return reply.type(sluice.metrics.contentType).send(await sluice.metricsText());
     },
   );
 }

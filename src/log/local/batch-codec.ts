@@ -347,7 +347,7 @@ export function decodeBatch(bytes: Uint8Array): ColumnarBatch {
     rejects.push({ line, reason: reason as RejectReason, column: r.nullableText(), raw: r.text() });
   }
   if (!r.done) throw corrupt('trailing bytes');
-  return {
+  const batch: ColumnarBatch = {
     id,
     dataset,
     source,
@@ -365,4 +365,7 @@ export function decodeBatch(bytes: Uint8Array): ColumnarBatch {
     rejects,
     end,
   };
+  // Not enumerable: a copy made by spreading (which may change columns) must not carry it along.
+  Object.defineProperty(batch, 'encoded', { value: bytes, enumerable: false });
+  return batch;
 }

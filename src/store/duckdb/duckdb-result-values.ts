@@ -55,7 +55,7 @@ class ScanChunkBuilder {
 export async function streamScan(
   conn: DuckDBConnection,
   layout: DatasetLayout,
-  onChunk: (chunk: ScanChunk) => void,
+  onChunk: (chunk: ScanChunk) => void | Promise<void>,
   sql: string,
 ): Promise<void> {
   const result = await conn.stream(sql);
@@ -67,7 +67,7 @@ export async function streamScan(
     if (chunk === null || chunk.rowCount === 0) break;
     const rows = chunk.rowCount;
     if (builder !== undefined && builder.length + rows > SCAN_CHUNK_ROWS) {
-      onChunk(builder.build());
+      await onChunk(builder.build());
       builder = undefined;
     }
     builder ??= new ScanChunkBuilder(layout, Math.max(SCAN_CHUNK_ROWS, rows));
@@ -87,5 +87,5 @@ export async function streamScan(
     fillNumbers(nk + 1 + nf, builder.hashes);
     builder.length += rows;
   }
-  if (builder !== undefined && builder.length > 0) onChunk(builder.build());
+  if (builder !== undefined && builder.length > 0) await onChunk(builder.build());
 }

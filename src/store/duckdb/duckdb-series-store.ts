@@ -91,6 +91,15 @@ function storeError(what: string, e: unknown): SluiceError {
   return new SluiceError(code, `${what}: ${message}`, { cause: e });
 }
 
+export const DUCKDB_CAPABILITIES: ReadonlySet<SeriesCapability> = new Set<SeriesCapability>([
+  'append',
+  'series',
+  'latest',
+  'scan',
+  'rollups',
+  'retention',
+]);
+
 /** A row of `recordColumns` (keys, t_us, fields, payloads, attributes) as a StoredRow. */
 function storedRowOf(layout: DatasetLayout, row: readonly DuckDBValue[]): StoredRow {
   let at = 0;
@@ -116,14 +125,7 @@ function storedRowOf(layout: DatasetLayout, row: readonly DuckDBValue[]): Stored
  */
 export class DuckDbSeriesStore implements SeriesStore {
   readonly kind = 'duckdb';
-  readonly capabilities: ReadonlySet<SeriesCapability> = new Set<SeriesCapability>([
-    'append',
-    'series',
-    'latest',
-    'scan',
-    'rollups',
-    'retention',
-  ]);
+  readonly capabilities: ReadonlySet<SeriesCapability> = DUCKDB_CAPABILITIES;
 
   private readonly writeMutex = new AsyncMutex();
   /**
@@ -593,15 +595,15 @@ export class DuckDbSeriesStore implements SeriesStore {
 
   async scan(
     layout: DatasetLayout,
-    onChunk: (chunk: ScanChunk) => void,
+    onChunk: (chunk: ScanChunk) => void | Promise<void>,
     opts: { afterSeq?: number; throughSeq?: number } = {},
   ): Promise<void> {
     const { readers } = this.open();
     if (!this.tables.has(tableNameOf(layout.spec.name))) return;
     let callbackFailed = false;
-    const guarded = (chunk: ScanChunk): void => {
+    const guarded = async (chunk: ScanChunk): Promise<void> => {
       try {
-        onChunk(chunk);
+        await onChunk(chunk);
       } catch (e) {
         callbackFailed = true;
         throw e;

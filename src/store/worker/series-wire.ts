@@ -1,0 +1,143 @@
+import { ROLLUP_SKETCH } from '../../apply/rollups/rollup-cell.js';
+import type { DatasetSpec } from '../../core/dataset.js';
+import { ERRORS, SluiceError, type ErrorCode } from '../../core/errors.js';
+import { QuantileSketch } from '../../query/quantile-sketch.js';
+import type { DuckDbSeriesStoreOptions } from '../duckdb/duckdb-series-store.js';
+import type {
+  AppendResult,
+  KeyFilter,
+  RetentionCutoffs,
+  RetentionResult,
+  RollupGroup,
+  RollupQuery,
+  RowsQuery,
+  ScanChunk,
+  SeriesQuery,
+  SeriesPoint,
+  StoredRow,
+} from '../series-store.js';
+
+/**
+ * What crosses between the thread that serves requests and the thread that owns the DuckDB series
+ * store: calls, their answers and errors, as plain data. Datasets travel as their spec (the thread
+ * rebuilds the layout), batches as their BatchLog encoding, sketches as their bytes.
+ */
+
+/** The store thread's options: everything but the objects that cannot cross (metrics, logger). */
+export interface SeriesThreadData {
+  readonly store: Omit<DuckDbSeriesStoreOptions, 'metrics' | 'log'>;
+  readonly logLevel: string;
+}
+
+/** A batch as the BatchLog encodes it, with the rows its dedup kept. */
+export interface WireItem {
+  readonly bytes: Uint8Array;
+  readonly keep?: Uint8Array;
+}
+
+export interface WireFieldAggregate {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  sumSq: number;
+  sketch?: Uint8Array;
+}
+
+export interface WireRollupGroup {
+  group: string[];
+  bucketUs: number;
+  rows: number;
+  fields: WireFieldAggregate[];
+}
+
+/** The calls the store thread answers, each with its answer. `scan` streams and is separate. */
+export interface SeriesWireApi {
+  init(): void;
+  close(): void;
+  ensureDataset(spec: DatasetSpec): void;
+  dropDataset(name: string): void;
+  appendMany(spec: DatasetSpec, items: WireItem[]): AppendResult[];
+  isApplied(batchId: string): boolean;
+  series(spec: DatasetSpec, query: SeriesQuery): SeriesPoint[];
+  latest(spec: DatasetSpec, keys: KeyFilter): StoredRow | undefined;
+  latestMany(spec: DatasetSpec, keys: KeyFilter): StoredRow[];
+  rows(spec: DatasetSpec, query: RowsQuery): StoredRow[];
+  count(spec: DatasetSpec): number;
+  rollupWatermark(dataset: string): number;
+  flushRollups(): void;
+  readRollups(spec: DatasetSpec, query: RollupQuery): WireRollupGroup[];
+  dropExpired(spec: DatasetSpec, cutoffs: RetentionCutoffs): RetentionResult;
+  /** The thread's Prometheus metrics, in the text exposition format. */
+  metrics(): string;
+}
+
+export type SeriesOp = keyof SeriesWireApi;
+
+export interface ScanCall {
+  spec: DatasetSpec;
+  seqs: { afterSeq?: number; throughSeq?: number };
+}
+
+export type ToSeriesThread =
+  | { id: number; op: SeriesOp; args: unknown[] }
+  | { id: number; op: 'scan'; scan: ScanCall }
+  /** The chunk of scan `ack` was handled, and the thread may send the next; or it failed, ending the scan. */
+  | { ack: number; failed?: true };
+
+export type FromSeriesThread =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: WireError }
+  | { id: number; chunk: ScanChunk };
+
+export interface WireError {
+  name: string;
+  message: string;
+  code?: ErrorCode;
+  retryAfter?: number;
+  stack?: string;
+}
+
+export function toWireError(e: unknown): WireError {
+  if (e instanceof SluiceError)
+    return { name: e.name, message: e.message, code: e.code, retryAfter: e.retryAfter, stack: e.stack };
+  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+  return { name: 'Error', message: String(e) };
+}
+
+/** The error as the calling thread rethrows it: a SluiceError keeps its code, so its retry intent. */
+export function fromWireError(w: WireError): Error {
+  const err =
+    w.code !== undefined && w.code in ERRORS
+      ? new SluiceError(w.code, w.message, { retryAfter: w.retryAfter })
+      : Object.assign(new Error(w.message), { name: w.name });
+  if (w.stack !== undefined) err.stack = w.stack;
+  return err;
+}
+
+export function toWireGroups(groups: readonly RollupGroup[]): WireRollupGroup[] {
+  return groups.map((g) => ({
+    group: g.group,
+    bucketUs: g.bucketUs,
+    rows: g.rows,
+    fields: g.fields.map((f) => {
+      const { sketch, ...rest } = f;
+      return sketch === undefined ? rest : { ...rest, sketch: sketch.toBytes() };
+    }),
+  }));
+}
+
+export function fromWireGroups(groups: readonly WireRollupGroup[]): RollupGroup[] {
+  return groups.map((g) => ({
+    group: g.group,
+    bucketUs: g.bucketUs,
+    rows: g.rows,
+    fields: g.fields.map((f) => {
+      const { sketch, ...rest } = f;
+      if (sketch === undefined) return rest;
+      // A buffer as large as the values, so a sketch that was exact stays exact.
+      const opts = { ...ROLLUP_SKETCH, maxBuffer: Math.max(ROLLUP_SKETCH.maxBuffer ?? 0, f.count) };
+      return { ...rest, sketch: QuantileSketch.fromBytes(sketch, opts) };
+    }),
+  }));
+}
