@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { Applier } from './apply/applier.js';
 import { ReplaceVersions } from './apply/replace-versions.js';
+import { StatsCheckpoints } from './apply/stats-checkpoints.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapAdminKey } from './auth/bootstrap.js';
 import type { AlertSink } from './alerts/alert-sink.js';
@@ -197,6 +198,7 @@ export class Sluice {
       versions,
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
+      checkpoints: new StatsCheckpoints(path.join(config.data_dir, 'stats')),
       log,
     });
     this.writer = new RecordWriter({
@@ -230,6 +232,8 @@ export class Sluice {
     this.retention = new RetentionJob({
       series: this.series,
       registry: this.registry,
+      // Statistics outlive raw rows: they are checkpointed, with nothing applied since, before a drop.
+      guardDrop: (drop) => this.applier.afterCheckpoint(drop),
       log,
       metrics: this.metrics,
       intervalMs: durationMs(config.retention.interval),
@@ -290,6 +294,7 @@ export class Sluice {
     await this.versions.sweep(await this.meta.unfinishedUploads());
     const resumed = await this.uploads.resumeUnfinished();
     this.batchLog.consumeGroups((batches) => this.applier.consume(batches), APPLY_GROUP_BATCHES);
+    this.applier.startCheckpoints(durationMs(this.config.stats.checkpoint_interval));
     this.retention.start();
     await this.analytics.resume();
     await this.connectors.start(this.config.connectors);
@@ -320,6 +325,12 @@ export class Sluice {
     await this.decoders.close();
     await this.batchLog.close();
     await this.retention.stop();
+    this.applier.stopCheckpoints();
+    await this.applier
+      .checkpointStats()
+      .catch((err: unknown) =>
+        this.log.error({ err }, 'writing the last statistics checkpoint failed; the next start rescans rows'),
+      );
     await this.analytics.close();
     await this.alerting.close();
     await this.series.close();

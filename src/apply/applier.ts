@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { AsyncMutex } from '../core/async-mutex.js';
 import type { BatchOutcome, ColumnarBatch } from '../core/batch.js';
 import type { DatasetLayout } from '../core/dataset.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
@@ -11,6 +12,7 @@ import type { MetaStore } from '../store/meta-store.js';
 import type { SeriesStore } from '../store/series-store.js';
 import { DedupIndex, commitMask, dedupMask } from './dedup-index.js';
 import type { ReplaceVersions } from './replace-versions.js';
+import type { StatsCheckpoints } from './stats-checkpoints.js';
 
 /** Tries of a group failing with a non-retriable error before its uploads fail. */
 const MAX_ATTEMPTS = 5;
@@ -63,6 +65,13 @@ export class Applier {
   private readonly listeners: AppliedBatchListener[] = [];
   private readonly doneListeners: BatchDoneListener[] = [];
   private readonly streams: StreamSources[] = [];
+  /** Per append-mode dataset, the highest apply sequence folded into the statistics snapshot. */
+  private readonly statsSeq = new Map<string, number>();
+  /** Per dataset, the apply sequence its last statistics checkpoint covers. */
+  private readonly savedSeq = new Map<string, number>();
+  /** Applying a group and writing checkpoints take turns, so a checkpoint sees whole groups only. */
+  private readonly turn = new AsyncMutex();
+  private checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: {
@@ -73,6 +82,7 @@ export class Applier {
       versions: ReplaceVersions;
       lifecycle: UploadLifecycle;
       metrics: IngestMetrics;
+      checkpoints: StatsCheckpoints;
       log: Logger;
     },
   ) {}
@@ -96,7 +106,16 @@ export class Applier {
     for (const { layout } of this.deps.registry.list()) await this.rebuildDataset(layout);
   }
 
-  async rebuildDataset(layout: DatasetLayout): Promise<void> {
+  /**
+   * Rebuilds one dataset's statistics and dedup index. Append mode: the statistics start from the
+   * dataset's checkpoint, if it fits, and take the stored rows applied after it; the dedup index takes
+   * every stored row's hash.
+   */
+  rebuildDataset(layout: DatasetLayout): Promise<void> {
+    return this.turn.run(() => this.rebuildLocked(layout));
+  }
+
+  private async rebuildLocked(layout: DatasetLayout): Promise<void> {
     const { series, snapshot, meta, versions } = this.deps;
     const name = layout.spec.name;
     const started = Date.now();
@@ -106,19 +125,88 @@ export class Applier {
       if (v !== null) snapshot.replace(name, await versions.snapshotOf(layout, v));
     } else {
       await series.ensureDataset(layout);
+      const from = this.restoreCheckpoint(layout);
       const index = layout.spec.dedup === 'none' ? null : new DedupIndex(await series.count(layout));
+      let seq = from;
       await series.scan(layout, (chunk) => {
-        snapshot.add(layout, chunk);
+        const newer = rowsAfter(chunk.seqs, from);
+        if (newer !== null) snapshot.add(layout, chunk, newer === 'all' ? undefined : newer);
         if (index && chunk.hashes) for (let i = 0; i < chunk.length; i++) index.add(chunk.hashes[i]!);
+        for (let i = 0; i < chunk.length; i++) if (chunk.seqs[i]! > seq) seq = chunk.seqs[i]!;
       });
       if (index) this.dedup.set(name, index);
+      this.statsSeq.set(name, seq);
+      this.savedSeq.set(name, from);
     }
     this.deps.log.debug({ dataset: name, ms: Date.now() - started }, 'rebuilt dataset state');
+  }
+
+  /** Loads the dataset's statistics checkpoint into the snapshot; the apply sequence it covers, or 0. */
+  private restoreCheckpoint(layout: DatasetLayout): number {
+    const name = layout.spec.name;
+    try {
+      const saved = this.deps.checkpoints.load(name);
+      if (saved !== undefined && this.deps.snapshot.decode(layout, saved.bytes)) return saved.seq;
+    } catch (err) {
+      this.deps.log.warn({ err, dataset: name }, 'statistics checkpoint unreadable; rebuilding from rows');
+    }
+    this.deps.snapshot.clear(name);
+    return 0;
+  }
+
+  /**
+   * Writes a statistics checkpoint of every append-mode dataset whose statistics changed since its
+   * last one. Runs between groups, never while one is being applied.
+   */
+  checkpointStats(): Promise<void> {
+    return this.turn.run(() => this.checkpointLocked());
+  }
+
+  /**
+   * Runs `drop` (retention dropping raw rows) right after a statistics checkpoint, with no batch
+   * applied in between: the statistics on disk then hold every row the drop removes.
+   */
+  afterCheckpoint<T>(drop: () => Promise<T>): Promise<T> {
+    return this.turn.run(async () => {
+      await this.checkpointLocked();
+      return drop();
+    });
+  }
+
+  private async checkpointLocked(): Promise<void> {
+    for (const { layout } of this.deps.registry.list()) {
+      const name = layout.spec.name;
+      const seq = this.statsSeq.get(name) ?? 0;
+      if (layout.spec.mode !== 'append' || seq <= (this.savedSeq.get(name) ?? 0)) continue;
+      const bytes = this.deps.snapshot.encode(name);
+      if (bytes === undefined) continue;
+      await this.deps.checkpoints.save(name, seq, bytes);
+      this.savedSeq.set(name, seq);
+    }
+  }
+
+  /** Checkpoints statistics every `intervalMs` until `stopCheckpoints`. */
+  startCheckpoints(intervalMs: number): void {
+    if (this.checkpointTimer !== undefined) return;
+    this.checkpointTimer = setInterval(() => {
+      this.checkpointStats().catch((err: unknown) =>
+        this.deps.log.error({ err }, 'writing a statistics checkpoint failed; the next one tries again'),
+      );
+    }, intervalMs);
+    this.checkpointTimer.unref();
+  }
+
+  stopCheckpoints(): void {
+    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = undefined;
   }
 
   forget(dataset: string): void {
     this.dedup.delete(dataset);
     this.deps.snapshot.clear(dataset);
+    this.deps.checkpoints.remove(dataset);
+    this.statsSeq.delete(dataset);
+    this.savedSeq.delete(dataset);
   }
 
   /**
@@ -126,7 +214,11 @@ export class Applier {
    * batch the store refuses) fails its uploads and is skipped after a few tries, so one poisoned batch
    * cannot stop every upload behind it. Retriable errors (a store outage) are retried until they pass.
    */
-  async consume(batches: readonly ColumnarBatch[]): Promise<void> {
+  consume(batches: readonly ColumnarBatch[]): Promise<void> {
+    return this.turn.run(() => this.consumeLocked(batches));
+  }
+
+  private async consumeLocked(batches: readonly ColumnarBatch[]): Promise<void> {
     const head = batches[0]?.id ?? '';
     try {
       await this.applyGroup(batches);
@@ -197,6 +289,8 @@ export class Applier {
       if (res.applied) {
         if (index && keep) commitMask(index, batch.hashes!, keep);
         snapshot.add(layout, batch, keep);
+        if (res.seq > (this.statsSeq.get(layout.spec.name) ?? 0))
+          this.statsSeq.set(layout.spec.name, res.seq);
       }
       const outcome: BatchOutcome = {
         batchId: batch.id,
@@ -286,4 +380,17 @@ export class Applier {
     if (o.duplicate) m.rows.inc({ dataset: batch.dataset, outcome: 'duplicate' }, o.duplicate);
     for (const r of batch.rejects) m.rejects.inc({ dataset: batch.dataset, reason: r.reason });
   }
+}
+
+/**
+ * Which rows of a scanned chunk came after apply sequence `seq`: 'all', null for none, or a mask.
+ */
+function rowsAfter(seqs: Float64Array, seq: number): Uint8Array | 'all' | null {
+  let newer = 0;
+  for (let i = 0; i < seqs.length; i++) if (seqs[i]! > seq) newer++;
+  if (newer === seqs.length) return 'all';
+  if (newer === 0) return null;
+  const keep = new Uint8Array(seqs.length);
+  for (let i = 0; i < seqs.length; i++) if (seqs[i]! > seq) keep[i] = 1;
+  return keep;
 }

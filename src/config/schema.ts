@@ -158,6 +158,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    stats: z
+      .object({
+        /**
+         * How often the statistics snapshot is checkpointed to disk (and at shutdown, and before
+         * retention drops data). A restart reads the checkpoint and only the rows applied after it.
+         */
+        checkpoint_interval: duration.default('1m'),
+      })
+      .strict()
+      .prefault({}),
     retention: z
       .object({
         /** How often the retention job drops raw partitions and rollup buckets past their window. */

@@ -1,4 +1,5 @@
 import { QuantileSketch, type QuantileSketchOptions } from './quantile-sketch.js';
+import type { StatsReader, StatsWriter } from './stats-codec.js';
 
 /**
  * Running statistics of one numeric field: count, min, max, mean and variance, the values at the
@@ -116,15 +117,36 @@ function readStats(s: Float64Array, o: number): StatsValues {
   };
 }
 
+const NO_SKETCH = new Uint8Array(0);
+
+/** A sketch as a checkpoint stores it: every value while it is exact, so it reads back the same. */
+function sketchBytes(sketch: QuantileSketch | undefined): Uint8Array {
+  return sketch === undefined || sketch.count === 0 ? NO_SKETCH : sketch.toBytes();
+}
+
 /** One accumulator. */
 export class FieldStats {
   private readonly state = new Float64Array(STATS_STRIDE);
-  readonly sketch: QuantileSketch;
+  private sketch: QuantileSketch;
 
   /** `seed` staggers this sketch's merges from those of sketches filled alongside it. */
-  constructor(sketchOptions?: QuantileSketchOptions, seed = 0) {
+  constructor(
+    private readonly sketchOptions?: QuantileSketchOptions,
+    private readonly seed = 0,
+  ) {
     initStats(this.state, 0);
     this.sketch = new QuantileSketch(sketchOptions, seed);
+  }
+
+  write(w: StatsWriter): void {
+    w.f64s(this.state, 0, STATS_STRIDE);
+    w.bytes(sketchBytes(this.sketch));
+  }
+
+  /** Replaces this accumulator with one `write` stored. */
+  read(r: StatsReader): void {
+    r.f64s(this.state, 0, STATS_STRIDE);
+    this.sketch = QuantileSketch.fromBytes(r.bytes(), this.sketchOptions, this.seed);
   }
 
   get count(): number {
@@ -220,6 +242,19 @@ export class FieldStatsTable {
 
   values(index: number): StatsValues {
     return readStats(this.pages[index >>> PAGE_BITS], (index & PAGE_MASK) * STATS_STRIDE);
+  }
+
+  writeAt(index: number, w: StatsWriter): void {
+    w.f64s(this.pages[index >>> PAGE_BITS], (index & PAGE_MASK) * STATS_STRIDE, STATS_STRIDE);
+    w.bytes(sketchBytes(this.sketches[index]));
+  }
+
+  /** Replaces an allocated accumulator with one `writeAt` stored. */
+  readAt(index: number, r: StatsReader): void {
+    r.f64s(this.pages[index >>> PAGE_BITS], (index & PAGE_MASK) * STATS_STRIDE, STATS_STRIDE);
+    const bytes = r.bytes();
+    this.sketches[index] =
+      bytes.length === 0 ? undefined : QuantileSketch.fromBytes(bytes, this.sketchOptions, index + 1);
   }
 
   /** NaN when the accumulator has no value. */

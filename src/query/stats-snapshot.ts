@@ -2,6 +2,11 @@ import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
 import { FieldStats, FieldStatsTable, type StatsValues } from './field-stats.js';
 import type { QuantileSketchOptions } from './quantile-sketch.js';
+import { StatsReader, StatsWriter } from './stats-codec.js';
+
+/** Checkpoint bytes: 'SST1', a version, then one dataset's state (see `StatsSnapshot.encode`). */
+const CHECKPOINT_MAGIC = 0x31545353;
+const CHECKPOINT_VERSION = 1;
 
 /**
  * The in-memory statistics behind `GET /v1/datasets/{name}/stats`: answered from memory, never from
@@ -189,6 +194,63 @@ export class StatsSnapshot {
     const stats = this.datasets.get(dataset);
     const k = stats?.keyColumns.indexOf(keyColumn) ?? -1;
     return stats?.perKey && k >= 0 ? [...stats.byKey[k]!.keys()] : [];
+  }
+
+  /**
+   * The dataset's state as bytes (statistics checkpoints), or undefined when it has none. Field and
+   * key column names go first, so `decode` can tell a checkpoint made for other columns.
+   */
+  encode(dataset: string): Buffer | undefined {
+    const stats = this.datasets.get(dataset);
+    if (stats === undefined) return undefined;
+    const w = new StatsWriter();
+    w.u32(CHECKPOINT_MAGIC);
+    w.u32(CHECKPOINT_VERSION);
+    w.u32(stats.perKey ? 1 : 0);
+    for (const names of [stats.fieldNames, stats.keyColumns]) {
+      w.u32(names.length);
+      for (const n of names) w.text(n);
+    }
+    w.f64(stats.rows);
+    for (const acc of stats.whole) acc.write(w);
+    for (const index of stats.byKey) {
+      w.u32(index.size);
+      for (const key of index.keys()) {
+        w.text(key);
+        const first = index.find(key)!;
+        for (let f = 0; f < stats.fieldNames.length; f++) index.table.writeAt(first + f, w);
+      }
+    }
+    return w.finish();
+  }
+
+  /**
+   * Replaces the dataset's state with one `encode` made. False, leaving the snapshot as it was, when
+   * the bytes were made for other columns; a damaged checkpoint throws.
+   */
+  decode(layout: DatasetLayout, bytes: Uint8Array): boolean {
+    const r = new StatsReader(bytes);
+    if (r.u32() !== CHECKPOINT_MAGIC || r.u32() !== CHECKPOINT_VERSION)
+      throw new SluiceError('internal', 'not a statistics checkpoint');
+    const stats = new DatasetStats(layout);
+    const perKey = r.u32() === 1;
+    const names = (): string[] => Array.from({ length: r.u32() }, () => r.text());
+    const fields = names();
+    const keys = names();
+    if (perKey !== stats.perKey || !sameNames(fields, stats.fieldNames) || !sameNames(keys, stats.keyColumns))
+      return false;
+    stats.rows = r.f64();
+    for (const acc of stats.whole) acc.read(r);
+    for (const index of stats.byKey) {
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        const first = index.rowOf(r.text());
+        for (let f = 0; f < fields.length; f++) index.table.readAt(first + f, r);
+      }
+    }
+    if (!r.done) throw new SluiceError('internal', 'statistics checkpoint has trailing bytes');
+    this.datasets.set(layout.spec.name, stats);
+    return true;
   }
 
   /** Forget a dataset (dropped, or replaced by a new version). */

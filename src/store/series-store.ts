@@ -69,6 +69,8 @@ export interface ScanChunk {
   timeUs: Float64Array | null;
   fields: Float64Array[];
   hashes: Float64Array | null;
+  /** Apply sequence of each row's batch (see `AppendResult.seq`). */
+  seqs: Float64Array;
 }
 
 /** One stretch of a rollup read: buckets of `resolution` starting in [fromUs, toUs). */

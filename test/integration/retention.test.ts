@@ -76,4 +76,30 @@ describe('retention', () => {
       expectedTopK(figuresBy(oldRows), 'count', 3).map((w) => ({ request_id: w.key, metric_value: w.value })),
     );
   });
+
+  it('keeps counting the dropped rows in statistics, also after a restart and after a crash', async () => {
+    const stats = async () => (await get('/v1/datasets/requests/stats')).fields.latency_ms;
+    const before = await stats();
+    expect(before.count).toBe(4000);
+    const dataDir = h.dataDir;
+    await h.close();
+    h = await startHarness({ dataDir });
+    expect(await stats()).toEqual(before);
+    // Rows applied after the last checkpoint are read back from the store.
+    const up = await upload(
+      h.app,
+      'requests',
+      requestsCsv(requestRows(500, TODAY - DAY_MS / 2, DAY_MS / 4, 9)),
+    );
+    expect((await waitForUpload(h.app, up.id)).rows.valid).toBe(500);
+    const grown = await stats();
+    expect(grown.count).toBe(4500);
+    // Not a clean stop: the checkpoint on disk predates the last upload.
+    await h.app.close();
+    h.sluice.applier.stopCheckpoints();
+    await h.sluice.series.close();
+    await h.sluice.meta.close();
+    h = await startHarness({ dataDir });
+    expect(await stats()).toEqual(grown);
+  });
 });

@@ -486,3 +486,38 @@ function exposeGc(): () => void {
   const gc = vm.runInNewContext('gc') as unknown;
   return typeof gc === 'function' ? (gc as () => void) : () => {};
 }
+
+describe('StatsSnapshot checkpoints', () => {
+  it('encodes a dataset and decodes it to the same summaries, which then keep folding alike', () => {
+    const l = layout();
+    const a = new StatsSnapshot();
+    a.add(l, columns(randomRows(20_000, 3)));
+    const b = new StatsSnapshot();
+    expect(b.decode(l, a.encode('requests')!)).toBe(true);
+    const more = columns(randomRows(5_000, 4));
+    a.add(l, more);
+    b.add(l, more);
+    expect(b.summary('requests')).toEqual(a.summary('requests'));
+    for (const key of a.keysOf('requests', 'user_id'))
+      expect(b.summary('requests', 'user_id', key)).toEqual(a.summary('requests', 'user_id', key));
+    expect(b.keysOf('requests', 'endpoint').sort()).toEqual(a.keysOf('requests', 'endpoint').sort());
+  });
+
+  it('refuses a checkpoint made for other columns, and damaged bytes', () => {
+    const a = new StatsSnapshot();
+    a.add(layout(), columns(randomRows(100, 5)));
+    const bytes = a.encode('requests')!;
+    const other = layout({
+      columns: [
+        { name: 'endpoint', role: 'key' },
+        { name: 'ts', type: 'time', role: 'time' },
+        { name: 'latency', type: 'number', role: 'field' },
+      ],
+    });
+    const b = new StatsSnapshot();
+    expect(b.decode(other, bytes)).toBe(false);
+    expect(b.summary('requests')).toBeUndefined();
+    expect(() => b.decode(layout(), bytes.subarray(0, bytes.length - 3))).toThrow(SluiceError);
+    expect(a.encode('nothing')).toBeUndefined();
+  });
+});

@@ -27,6 +27,8 @@ export class RetentionJob {
     private readonly deps: {
       series: SeriesStore;
       registry: DatasetRegistry;
+      /** Wraps each drop (the Applier runs it right after a statistics checkpoint). */
+      guardDrop?: <T>(drop: () => Promise<T>) => Promise<T>;
       log: Logger;
       metrics: Registry;
       intervalMs: number;
@@ -90,7 +92,8 @@ export class RetentionJob {
         if (layout.spec.mode !== 'append') continue;
         const rawBeforeUs = (nowMs - durationMs(layout.spec.retention.raw)) * 1000;
         const rollupsBeforeUs = (nowMs - durationMs(layout.spec.retention.rollups)) * 1000;
-        const r = await series.dropExpired(layout, { rawBeforeUs, rollupsBeforeUs });
+        const drop = () => series.dropExpired(layout, { rawBeforeUs, rollupsBeforeUs });
+        const r = await (this.deps.guardDrop ? this.deps.guardDrop(drop) : drop());
         const dataset = layout.spec.name;
         if (r.partitionsDropped > 0) this.partitions.inc({ dataset }, r.partitionsDropped);
         if (r.rowsDropped > 0) this.rows.inc({ dataset, kind: 'raw' }, r.rowsDropped);

@@ -28,12 +28,14 @@ class ScanChunkBuilder {
   timeUs: Float64Array | null;
   fields: Float64Array[];
   hashes: Float64Array | null;
+  seqs: Float64Array;
 
   constructor(layout: DatasetLayout, capacity: number) {
     this.keys = layout.keys.map(() => []);
     this.timeUs = layout.time === undefined ? null : new Float64Array(capacity);
     this.fields = layout.fields.map(() => new Float64Array(capacity));
     this.hashes = layout.spec.dedup === 'none' ? null : new Float64Array(capacity);
+    this.seqs = new Float64Array(capacity);
   }
 
   build(): ScanChunk {
@@ -44,6 +46,7 @@ class ScanChunkBuilder {
       timeUs: this.timeUs === null ? null : this.timeUs.subarray(0, n),
       fields: this.fields.map((f) => f.subarray(0, n)),
       hashes: this.hashes === null ? null : this.hashes.subarray(0, n),
+      seqs: this.seqs.subarray(0, n),
     };
   }
 }
@@ -85,6 +88,7 @@ export async function streamScan(
     fillNumbers(nk, builder.timeUs);
     for (let f = 0; f < nf; f++) fillNumbers(nk + 1 + f, builder.fields[f]!);
     fillNumbers(nk + 1 + nf, builder.hashes);
+    fillNumbers(nk + 2 + nf, builder.seqs);
     builder.length += rows;
   }
   if (builder !== undefined && builder.length > 0) await onChunk(builder.build());

@@ -27,7 +27,7 @@ import type {
   RowsQuery,
   StoredRow,
 } from '../series-store.js';
-import { AsyncMutex, MutexPool } from './async-mutex.js';
+import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';

@@ -272,7 +272,7 @@ export function latestManySql(layout: DatasetLayout, keys: KeyFilter, source: st
   return { sql, params };
 }
 
-/** Result columns: keys, `t_us`, fields, `_hash`; with sequence bounds, rows of those batches only. */
+/** Result columns: keys, `t_us`, fields, `_hash`, `_seq`; with sequence bounds, rows of those batches only. */
 export function scanSql(
   layout: DatasetLayout,
   source: string,
@@ -283,6 +283,7 @@ export function scanSql(
     `epoch_us(${quoteIdent(TIME_COLUMN)})::DOUBLE AS t_us`,
     ...layout.fields.map((f) => quoteIdent(f.name)),
     quoteIdent(HASH_COLUMN),
+    quoteIdent(SEQ_COLUMN),
   ];
   // The bounds are integers the store produced, never client input.
   const where: string[] = [];
