@@ -12,10 +12,16 @@ import type { KeyedRecord, MetaStore, UploadRow } from '../store/meta-store.js';
  * snapshot. When the upload is done the version is published in one MetaStore transaction and the
  * snapshot swapped in the same tick, so readers see the old version or the new one, never a mix.
  * A newer upload that finished first wins: an older one that finishes later is dropped as superseded.
+ * The old version's storage is dropped right after the swap, and so is a failed or cancelled one's.
  */
 export class ReplaceVersions implements FinishHook {
   /** Pending snapshots of versions being built, by upload id, with the keys seen so far. */
   private readonly building = new Map<string, { snapshot: StatsSnapshot; keys: DedupIndex }>();
+  /**
+   * The swaps and drops of each dataset, one at a time: publishing waits for the version's storage to
+   * be sealed, and the superseded check of one upload must see the outcome of another's swap.
+   */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -47,37 +53,50 @@ export class ReplaceVersions implements FinishHook {
   async beforeDone(row: UploadRow): Promise<void> {
     const layout = this.registry.find(row.dataset)?.layout;
     if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
+    await this.inTurn(row.dataset, () => this.publish(row, layout, row.version!));
+  }
+
+  async onAbandon(row: UploadRow): Promise<void> {
+    this.building.delete(row.id);
+    const layout = this.registry.find(row.dataset)?.layout;
+    const version = row.version;
+    if (!layout || layout.spec.mode !== 'replace' || version === null) return;
+    await this.inTurn(row.dataset, async () => {
+      if ((await this.meta.currentVersion(row.dataset)) !== version)
+        await this.meta.dropVersion(row.dataset, version);
+    });
+  }
+
+  private async publish(row: UploadRow, layout: DatasetLayout, version: number): Promise<void> {
     const current = await this.meta.currentVersion(row.dataset);
-    if (current !== null && current > row.version) {
-      this.log.info(
-        { upload: row.id, version: row.version, current },
-        'replace upload superseded by a newer one',
-      );
+    if (current !== null && current > version) {
+      this.log.info({ upload: row.id, version, current }, 'replace upload superseded by a newer one');
       this.building.delete(row.id);
-      await this.meta.dropVersion(row.dataset, row.version);
+      await this.meta.dropVersion(row.dataset, version);
       const error = `superseded: a newer upload of '${row.dataset}' was published first, so this version was not`;
       await this.meta.updateUpload(row.id, { error });
       row.error = error;
       return;
     }
     // A restart while building loses the pending snapshot: rebuild it from the version itself.
-    const pending = this.building.get(row.id)?.snapshot ?? (await this.snapshotOf(layout, row.version));
-    const previous = await this.meta.publishVersion(row.dataset, row.version);
+    const pending = this.building.get(row.id)?.snapshot ?? (await this.snapshotOf(layout, version));
+    // The pointer and the lookup connection swap in publishVersion's last synchronous step; the
+    // snapshot follows before any other task (a request) runs, so no reader sees one without the other.
+    const previous = await this.meta.publishVersion(row.dataset, version);
     this.snapshot.replace(row.dataset, pending);
     this.building.delete(row.id);
-    if (previous !== null && previous !== row.version) await this.meta.dropVersion(row.dataset, previous);
-    this.log.info(
-      { upload: row.id, dataset: row.dataset, version: row.version, previous },
-      'published version',
-    );
+    if (previous !== null && previous !== version) await this.meta.dropVersion(row.dataset, previous);
+    this.log.info({ upload: row.id, dataset: row.dataset, version, previous }, 'published version');
   }
 
-  async onAbandon(row: UploadRow): Promise<void> {
-    this.building.delete(row.id);
-    const layout = this.registry.find(row.dataset)?.layout;
-    if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
-    if ((await this.meta.currentVersion(row.dataset)) !== row.version)
-      await this.meta.dropVersion(row.dataset, row.version);
+  private inTurn(dataset: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.turns.get(dataset) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.turns.set(dataset, tail);
+    void tail.then(() => {
+      if (this.turns.get(dataset) === tail) this.turns.delete(dataset);
+    });
+    return run;
   }
 
   /**
