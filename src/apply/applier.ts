@@ -261,13 +261,13 @@ export class Applier {
     // The rows go to the version's own storage (built off the event loop); the report row is then
     // recorded here, once per (upload, seq), as for append mode. A crash between the two is repaired
     // by the replay: the version reports the batch applied with the counts it kept.
-    const { applied, outcome } = await meta.applyKeyedBatch(layout, upload?.row.version ?? 0, batch);
+    const { applied, outcome, keep } = await meta.applyKeyedBatch(layout, upload?.row.version ?? 0, batch);
     if (!lifecycle.get(batch.source)) {
       // Cancelled while its rows were being written: the version is being discarded with the upload.
       this.done(batch, null);
       return;
     }
-    if (applied) versions.addRows(batch.source, layout, batch);
+    if (applied) versions.addRows(batch.source, layout, batch, keep);
     await this.record(batch, outcome, applied);
     this.done(batch, outcome);
     await yieldToEventLoop();

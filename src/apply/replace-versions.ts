@@ -4,7 +4,6 @@ import type { DatasetLayout } from '../core/dataset.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
 import type { FinishHook } from '../ingest/uploads/upload-lifecycle.js';
 import { StatsSnapshot } from '../query/stats-snapshot.js';
-import { DedupIndex, commitMask, dedupMask } from './dedup-index.js';
 import type { KeyedRecord, MetaStore, UploadRow } from '../store/meta-store.js';
 
 /**
@@ -15,8 +14,8 @@ import type { KeyedRecord, MetaStore, UploadRow } from '../store/meta-store.js';
  * The old version's storage is dropped right after the swap, and so is a failed or cancelled one's.
  */
 export class ReplaceVersions implements FinishHook {
-  /** Pending snapshots of versions being built, by upload id, with the keys seen so far. */
-  private readonly building = new Map<string, { snapshot: StatsSnapshot; keys: DedupIndex }>();
+  /** Pending snapshots of versions being built, by upload id. */
+  private readonly building = new Map<string, StatsSnapshot>();
   /**
    * The swaps and drops of each dataset, one at a time: publishing waits for the version's storage to
    * be sealed, and the superseded check of one upload must see the outcome of another's swap.
@@ -32,22 +31,19 @@ export class ReplaceVersions implements FinishHook {
 
   /**
    * Folds rows newly applied to an upload's version into that version's pending snapshot, skipping
-   * rows whose key the version already had (the store keeps the first). A pending snapshot starts at
-   * batch 0; after a restart mid-build there is none, and `beforeDone` scans the version instead.
+   * the rows the store dropped as duplicates (`keep`: the first row of a key wins). A pending snapshot
+   * starts at batch 0; after a restart mid-build there is none, and `beforeDone` scans the version.
    */
-  addRows(uploadId: string, layout: DatasetLayout, batch: ColumnarBatch): void {
+  addRows(uploadId: string, layout: DatasetLayout, batch: ColumnarBatch, keep: Uint8Array | undefined): void {
     let pending = this.building.get(uploadId);
     if (!pending) {
       if (batch.seq !== 0) return;
       // The layout is replace mode, so the snapshot keeps whole-dataset statistics only, as the live
       // one does (`keepsPerKeyStats`); per-key accumulators here would cost hundreds of bytes a row.
-      pending = { snapshot: new StatsSnapshot(), keys: new DedupIndex() };
+      pending = new StatsSnapshot();
       this.building.set(uploadId, pending);
     }
-    if (!batch.hashes) return pending.snapshot.add(layout, batch);
-    const keep = dedupMask(pending.keys, batch.hashes, batch.length);
-    commitMask(pending.keys, batch.hashes, keep);
-    pending.snapshot.add(layout, batch, keep);
+    pending.add(layout, batch, keep);
   }
 
   async beforeDone(row: UploadRow): Promise<void> {
@@ -79,7 +75,7 @@ export class ReplaceVersions implements FinishHook {
       return;
     }
     // A restart while building loses the pending snapshot: rebuild it from the version itself.
-    const pending = this.building.get(row.id)?.snapshot ?? (await this.snapshotOf(layout, version));
+    const pending = this.building.get(row.id) ?? (await this.snapshotOf(layout, version));
     // The pointer and the lookup connection swap in publishVersion's last synchronous step; the
     // snapshot follows before any other task (a request) runs, so no reader sees one without the other.
     const previous = await this.meta.publishVersion(row.dataset, version);

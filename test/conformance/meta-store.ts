@@ -53,6 +53,11 @@ async function lookup(
   return await store.getRecord(layout, keys);
 }
 
+/** Which rows of an applied batch the store kept, as 0/1 per row (`keep` undefined: all of them). */
+function kept(result: { keep?: Uint8Array }, rows: number): number[] {
+  return result.keep === undefined ? new Array<number>(rows).fill(1) : [...result.keep];
+}
+
 async function errorCode(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -495,20 +500,24 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
             { id: 'z', price: 5, line: 6 },
           ],
         });
-        expect((await applyAndRecord(store, layout, 1, b0)).outcome).toEqual({
+        const r0 = await applyAndRecord(store, layout, 1, b0);
+        expect(r0.outcome).toEqual({
           batchId: 'up:0',
           total: 3,
           valid: 2,
           invalid: 0,
           duplicate: 1,
         });
-        expect((await applyAndRecord(store, layout, 1, b1)).outcome).toEqual({
+        expect(kept(r0, 3)).toEqual([1, 1, 0]);
+        const r1 = await applyAndRecord(store, layout, 1, b1);
+        expect(r1.outcome).toEqual({
           batchId: 'up:1',
           total: 2,
           valid: 1,
           invalid: 0,
           duplicate: 1,
         });
+        expect(kept(r1, 2)).toEqual([0, 1]);
         await store.publishVersion('promotions', 1);
         expect((await lookup(store, ['x']))?.fields[0]).toBe(1);
         expect((await lookup(store, ['y']))?.fields[0]).toBe(2);
@@ -524,13 +533,24 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
       it('keeps the first row of each key in a large batch with many repeats', async () => {
         await store.beginVersion(layout, 1);
         const rows = Array.from({ length: 300 }, (_, i) => ({ id: `k${i % 70}`, price: i, line: i + 2 }));
-        const { outcome } = await store.applyKeyedBatch(layout, 1, promoBatch({ source: 'r', seq: 0, rows }));
-        expect(outcome).toMatchObject({ total: 300, valid: 70, duplicate: 230 });
+        const result = await store.applyKeyedBatch(layout, 1, promoBatch({ source: 'r', seq: 0, rows }));
+        expect(result.outcome).toMatchObject({ total: 300, valid: 70, duplicate: 230 });
+        expect(kept(result, 300)).toEqual(rows.map((_, i) => (i < 70 ? 1 : 0)));
+        // A second batch: kept rows are the keys the version did not have yet.
+        const more = Array.from({ length: 200 }, (_, i) => ({ id: `k${60 + i}`, price: -i, line: 400 + i }));
+        const second = await store.applyKeyedBatch(
+          layout,
+          1,
+          promoBatch({ source: 'r', seq: 1, rows: more }),
+        );
+        expect(second.outcome).toMatchObject({ valid: 190, duplicate: 10 });
+        expect(kept(second, 200)).toEqual(more.map((_, i) => (i < 10 ? 0 : 1)));
         await store.publishVersion('promotions', 1);
         for (let k = 0; k < 70; k++) expect((await lookup(store, [`k${k}`]))?.fields[0]).toBe(k);
+        expect((await lookup(store, ['k75']))?.fields[0]).toBe(-15);
         let stored = 0;
         await store.scanRecords(layout, 1, (records) => (stored += records.length));
-        expect(stored).toBe(70);
+        expect(stored).toBe(260);
       });
 
       it('finds the records whose columns equal given values, in key order, from the current version', async () => {

@@ -33,7 +33,11 @@ export function migrateLegacyRecordTables(db: SqliteDatabase, recordsDir: string
     db.exec(`DROP TABLE "${table}"`);
     moved.push(table);
   }
-  if (moved.length > 0) db.exec('VACUUM');
+  if (moved.length > 0) {
+    db.exec('VACUUM');
+    // In WAL mode the vacuumed pages sit in the WAL; the file shrinks only once they are checkpointed.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  }
   return moved;
 }
 

@@ -10,6 +10,7 @@ import type {
   NewJob,
   ApiKeyRow,
   ConnectorRow,
+  KeyedApplyOutcome,
   KeyedRecord,
   MetaStore,
   NewConnectorRow,
@@ -248,7 +249,7 @@ export class SqliteMetaStore implements MetaStore {
     layout: DatasetLayout,
     version: number,
     batch: ColumnarBatch,
-  ): Promise<{ applied: boolean; outcome: BatchOutcome }> {
+  ): Promise<KeyedApplyOutcome> {
     // Nothing is awaited before the batch is posted to the build thread, so calls for one version
     // take effect in call order even when several are in flight.
     const records = this.store().records;

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { isSluiceError } from '../../core/errors.js';
+import { lowerThisThreadPriority } from '../../core/thread-priority.js';
 import { decodeBatch } from '../../log/local/batch-codec.js';
 import type { VersionFailure, VersionReply, VersionRequest } from './version-build-protocol.js';
 import { openVersionWriter, removeVersionFiles } from './version-files.js';
@@ -12,6 +13,8 @@ import { VersionWriter } from './version-writer.js';
  * that serves lookups instead of on it. Requests are handled one at a time, in arrival order.
  */
 const port = parentPort!;
+// Building may take all the CPU it is left, but lookups on the event loop come first.
+lowerThisThreadPriority();
 /** Open write connections by version file. */
 const writers = new Map<string, VersionWriter>();
 
@@ -22,7 +25,8 @@ port.on('message', (msg: VersionRequest) => {
   } catch (err) {
     reply = { id: msg.id, ok: false, error: failure(err) };
   }
-  port.postMessage(reply);
+  const keep = reply.ok ? reply.result?.keep : undefined;
+  port.postMessage(reply, keep ? [keep.buffer as ArrayBuffer] : []);
 });
 
 function handle(msg: VersionRequest): Omit<Extract<VersionReply, { ok: true }>, 'id' | 'ok'> {

@@ -1,5 +1,6 @@
 import type { BatchOutcome, ColumnarBatch } from '../../core/batch.js';
 import { SluiceError } from '../../core/errors.js';
+import type { KeyedApplyOutcome } from '../meta-store.js';
 import { KEY_SEPARATOR, columnList, shapeOfTable, type RecordShape } from './record-columns.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-schema.js';
 
@@ -10,10 +11,7 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-schema.js';
 const ROWS_PER_INSERT = 64;
 const MAX_BOUND_PARAMS = 30_000;
 
-export interface KeyedApplyResult {
-  applied: boolean;
-  outcome: BatchOutcome;
-}
+export type KeyedApplyResult = KeyedApplyOutcome;
 
 /**
  * Writes batches into one version database (on the version-build thread). Each batch commits in one
@@ -28,6 +26,7 @@ export class VersionWriter {
   private readonly many: SqliteStatement;
   private readonly one: SqliteStatement;
   private readonly selectApplied: SqliteStatement;
+  private readonly lineOf: SqliteStatement;
   private readonly insertApplied: SqliteStatement;
   private readonly applyTx: (batch: ColumnarBatch) => KeyedApplyResult;
 
@@ -49,6 +48,7 @@ export class VersionWriter {
     this.selectApplied = db.prepare(
       `SELECT batch_id AS batchId, total, valid, invalid, duplicate FROM applied_batches WHERE batch_id = ?`,
     );
+    this.lineOf = db.prepare(`SELECT line FROM records WHERE k = ?`).pluck();
     this.insertApplied = db.prepare(
       `INSERT INTO applied_batches (batch_id, upload_id, seq, total, valid, invalid, duplicate)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -56,7 +56,7 @@ export class VersionWriter {
     const tx = db.transaction((batch: ColumnarBatch): KeyedApplyResult => {
       const recorded = this.selectApplied.get(batch.id) as BatchOutcome | undefined;
       if (recorded !== undefined) return { applied: false, outcome: { ...recorded } };
-      const inserted = this.insertRows(batch);
+      const { inserted, keep } = this.insertRows(batch);
       const outcome: BatchOutcome = {
         batchId: batch.id,
         total: batch.totalRows,
@@ -73,7 +73,7 @@ export class VersionWriter {
         outcome.invalid,
         outcome.duplicate,
       );
-      return { applied: true, outcome };
+      return keep === undefined ? { applied: true, outcome } : { applied: true, outcome, keep };
     });
     this.applyTx = (batch) => tx.immediate(batch);
   }
@@ -92,7 +92,13 @@ export class VersionWriter {
     this.db.close();
   }
 
-  private insertRows(batch: ColumnarBatch): number {
+  /**
+   * Inserts the rows and tells which were stored. A multi-row statement reports only how many rows
+   * it stored; when that is fewer than it had, each of its rows is looked up, and a row was stored
+   * exactly when the stored record carries its line (lines are unique within an upload). Batches
+   * without duplicates pay nothing for the mask.
+   */
+  private insertRows(batch: ColumnarBatch): { inserted: number; keep: Uint8Array | undefined } {
     const { shape, width, rowsPerStatement, many, one } = this;
     if (
       batch.fields.length !== shape.fields ||
@@ -102,9 +108,11 @@ export class VersionWriter {
       throw new SluiceError('internal', `batch ${batch.id} does not match the columns of its version`);
     }
     const keyColumns = batch.keys;
+    const lines = batch.lines;
     const params: (string | number | null)[] = new Array(width * rowsPerStatement);
     const single: (string | number | null)[] = new Array(width);
     const full = batch.length - (batch.length % rowsPerStatement);
+    let keep: Uint8Array | undefined;
     let inserted = 0;
     let p = 0;
     for (let row = 0; row < batch.length; row++) {
@@ -127,14 +135,24 @@ export class VersionWriter {
       }
       for (const column of batch.payloads) target[p++] = column[row];
       for (const column of batch.attributes) target[p++] = column[row];
-      target[p++] = batch.lines[row];
+      target[p++] = lines[row];
       // Spread, not an array argument: better-sqlite3 binds spread arguments measurably faster.
-      if (target === single) inserted += one.run(...single).changes;
-      else if (p === params.length) {
-        inserted += many.run(...params).changes;
+      if (target === single) {
+        const stored = one.run(...single).changes;
+        inserted += stored;
+        if (stored === 0) (keep ??= new Uint8Array(batch.length).fill(1))[row] = 0;
+      } else if (p === params.length) {
+        const stored = many.run(...params).changes;
+        inserted += stored;
         p = 0;
+        if (stored < rowsPerStatement) {
+          keep ??= new Uint8Array(batch.length).fill(1);
+          const first = row + 1 - rowsPerStatement;
+          for (let j = 0; j < rowsPerStatement; j++)
+            if (this.lineOf.get(params[j * width]) !== lines[first + j]) keep[first + j] = 0;
+        }
       }
     }
-    return inserted;
+    return { inserted, keep };
   }
 }
