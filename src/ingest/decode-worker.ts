@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { layoutOf } from '../core/dataset.js';
-import { lowerThisThreadPriority } from '../core/thread-priority.js';
 import { encodeBatch } from '../log/local/batch-codec.js';
 import type { DecodeJob, FromDecoder, ToDecoder } from './decode-protocol.js';
 import { UploadDecoder } from './upload-decoder.js';
@@ -13,8 +12,6 @@ import { UploadDecoder } from './upload-decoder.js';
  */
 const READ_CHUNK = 1 << 20;
 const port = parentPort!;
-// Decoding takes whatever CPU it is left; queries on the event loop come first.
-lowerThisThreadPriority();
 
 let credits = 0;
 let stopped = false;
