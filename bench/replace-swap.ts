@@ -31,7 +31,7 @@ function dirMb(dir: string): number {
   return Math.round(bytes / 2 ** 20);
 }
 
-/** MiB per top-level entry of the data dir (meta.sqlite with its WAL, series.duckdb, batchlog/, uploads/). */
+/** MiB per top-level entry of the data dir (meta.sqlite with its WAL, records/, series.duckdb, batchlog/, uploads/). */
 function breakdown(dir: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     if (built.report.status !== 'done') throw new Error(`second snapshot ${built.report.status}`);
     const after = await fetch(`${server.url}/promotions/1`, { headers: server.auth });
     const afterBody = (await after.json()) as { price: number };
-    // The old version's tables are dropped right after the swap; give the file a moment to shrink.
+    // The old version's file is deleted right after the swap, on the build thread; give it a moment.
     await new Promise((r) => setTimeout(r, 2000));
     console.log(
       JSON.stringify({

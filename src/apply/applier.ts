@@ -53,8 +53,8 @@ export interface StreamSources {
 
 /**
  * Applies each batch exactly once. The store records the batch id in the same transaction as the
- * rows (SeriesStore for append mode, MetaStore for replace mode), so a batch delivered again after a
- * crash changes nothing. The upload's counts are per-batch rows keyed by (upload, seq), so they are
+ * rows (SeriesStore for append mode, the version's storage in the MetaStore for replace mode), so a
+ * batch delivered again after a crash changes nothing. The upload's counts are per-batch rows keyed by (upload, seq), so they are
  * exact too. In-memory state (statistics snapshot, dedup index) changes only after a batch is newly
  * applied, and is rebuilt from the stores at start.
  */
@@ -350,17 +350,20 @@ export class Applier {
   }
 
   private async applyKeyed(layout: DatasetLayout, batch: ColumnarBatch): Promise<void> {
-    const upload = this.deps.lifecycle.get(batch.source);
-    const { applied, outcome } = await this.deps.meta.applyKeyedBatch(
-      layout,
-      upload?.row.version ?? 0,
-      batch,
-    );
-    if (applied) {
-      this.deps.versions.addRows(batch.source, layout, batch);
-      this.count(batch, outcome);
+    const { lifecycle, meta, versions } = this.deps;
+    const upload = lifecycle.get(batch.source);
+    // The rows go to the version's own storage (built off the event loop); the report row is then
+    // recorded here, once per (upload, seq), as for append mode. A crash between the two is repaired
+    // by the replay: the version reports the batch applied with the counts it kept.
+    const { applied, outcome, keep } = await meta.applyKeyedBatch(layout, upload?.row.version ?? 0, batch);
+    if (!lifecycle.get(batch.source)) {
+      // Cancelled while its rows were being written: the version is being discarded with the upload.
+      this.done(batch, null);
+      return;
     }
-    await this.deps.lifecycle.batchRecorded(batch.source, applied);
+    if (applied) versions.addRows(batch.source, layout, batch, keep);
+    await this.record(batch, outcome, applied);
+    this.done(batch, outcome);
     await yieldToEventLoop();
   }
 

@@ -4,7 +4,6 @@ import type { DatasetLayout } from '../core/dataset.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
 import type { FinishHook } from '../ingest/uploads/upload-lifecycle.js';
 import { StatsSnapshot } from '../query/stats-snapshot.js';
-import { DedupIndex, commitMask, dedupMask } from './dedup-index.js';
 import type { KeyedRecord, MetaStore, UploadRow } from '../store/meta-store.js';
 
 /**
@@ -12,10 +11,16 @@ import type { KeyedRecord, MetaStore, UploadRow } from '../store/meta-store.js';
  * snapshot. When the upload is done the version is published in one MetaStore transaction and the
  * snapshot swapped in the same tick, so readers see the old version or the new one, never a mix.
  * A newer upload that finished first wins: an older one that finishes later is dropped as superseded.
+ * The old version's storage is dropped right after the swap, and so is a failed or cancelled one's.
  */
 export class ReplaceVersions implements FinishHook {
-  /** Pending snapshots of versions being built, by upload id, with the keys seen so far. */
-  private readonly building = new Map<string, { snapshot: StatsSnapshot; keys: DedupIndex }>();
+  /** Pending snapshots of versions being built, by upload id. */
+  private readonly building = new Map<string, StatsSnapshot>();
+  /**
+   * The swaps and drops of each dataset, one at a time: publishing waits for the version's storage to
+   * be sealed, and the superseded check of one upload must see the outcome of another's swap.
+   */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -26,58 +31,68 @@ export class ReplaceVersions implements FinishHook {
 
   /**
    * Folds rows newly applied to an upload's version into that version's pending snapshot, skipping
-   * rows whose key the version already had (the store keeps the first). A pending snapshot starts at
-   * batch 0; after a restart mid-build there is none, and `beforeDone` scans the version instead.
+   * the rows the store dropped as duplicates (`keep`: the first row of a key wins). A pending snapshot
+   * starts at batch 0; after a restart mid-build there is none, and `beforeDone` scans the version.
    */
-  addRows(uploadId: string, layout: DatasetLayout, batch: ColumnarBatch): void {
+  addRows(uploadId: string, layout: DatasetLayout, batch: ColumnarBatch, keep: Uint8Array | undefined): void {
     let pending = this.building.get(uploadId);
     if (!pending) {
       if (batch.seq !== 0) return;
       // The layout is replace mode, so the snapshot keeps whole-dataset statistics only, as the live
       // one does (`keepsPerKeyStats`); per-key accumulators here would cost hundreds of bytes a row.
-      pending = { snapshot: new StatsSnapshot(), keys: new DedupIndex() };
+      pending = new StatsSnapshot();
       this.building.set(uploadId, pending);
     }
-    if (!batch.hashes) return pending.snapshot.add(layout, batch);
-    const keep = dedupMask(pending.keys, batch.hashes, batch.length);
-    commitMask(pending.keys, batch.hashes, keep);
-    pending.snapshot.add(layout, batch, keep);
+    pending.add(layout, batch, keep);
   }
 
   async beforeDone(row: UploadRow): Promise<void> {
     const layout = this.registry.find(row.dataset)?.layout;
     if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
+    await this.inTurn(row.dataset, () => this.publish(row, layout, row.version!));
+  }
+
+  async onAbandon(row: UploadRow): Promise<void> {
+    this.building.delete(row.id);
+    const layout = this.registry.find(row.dataset)?.layout;
+    const version = row.version;
+    if (!layout || layout.spec.mode !== 'replace' || version === null) return;
+    await this.inTurn(row.dataset, async () => {
+      if ((await this.meta.currentVersion(row.dataset)) !== version)
+        await this.meta.dropVersion(row.dataset, version);
+    });
+  }
+
+  private async publish(row: UploadRow, layout: DatasetLayout, version: number): Promise<void> {
     const current = await this.meta.currentVersion(row.dataset);
-    if (current !== null && current > row.version) {
-      this.log.info(
-        { upload: row.id, version: row.version, current },
-        'replace upload superseded by a newer one',
-      );
+    if (current !== null && current > version) {
+      this.log.info({ upload: row.id, version, current }, 'replace upload superseded by a newer one');
       this.building.delete(row.id);
-      await this.meta.dropVersion(row.dataset, row.version);
+      await this.meta.dropVersion(row.dataset, version);
       const error = `superseded: a newer upload of '${row.dataset}' was published first, so this version was not`;
       await this.meta.updateUpload(row.id, { error });
       row.error = error;
       return;
     }
     // A restart while building loses the pending snapshot: rebuild it from the version itself.
-    const pending = this.building.get(row.id)?.snapshot ?? (await this.snapshotOf(layout, row.version));
-    const previous = await this.meta.publishVersion(row.dataset, row.version);
+    const pending = this.building.get(row.id) ?? (await this.snapshotOf(layout, version));
+    // The pointer and the lookup connection swap in publishVersion's last synchronous step; the
+    // snapshot follows before any other task (a request) runs, so no reader sees one without the other.
+    const previous = await this.meta.publishVersion(row.dataset, version);
     this.snapshot.replace(row.dataset, pending);
     this.building.delete(row.id);
-    if (previous !== null && previous !== row.version) await this.meta.dropVersion(row.dataset, previous);
-    this.log.info(
-      { upload: row.id, dataset: row.dataset, version: row.version, previous },
-      'published version',
-    );
+    if (previous !== null && previous !== version) await this.meta.dropVersion(row.dataset, previous);
+    this.log.info({ upload: row.id, dataset: row.dataset, version, previous }, 'published version');
   }
 
-  async onAbandon(row: UploadRow): Promise<void> {
-    this.building.delete(row.id);
-    const layout = this.registry.find(row.dataset)?.layout;
-    if (!layout || layout.spec.mode !== 'replace' || row.version === null) return;
-    if ((await this.meta.currentVersion(row.dataset)) !== row.version)
-      await this.meta.dropVersion(row.dataset, row.version);
+  private inTurn(dataset: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.turns.get(dataset) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.turns.set(dataset, tail);
+    void tail.then(() => {
+      if (this.turns.get(dataset) === tail) this.turns.delete(dataset);
+    });
+    return run;
   }
 
   /**

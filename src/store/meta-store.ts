@@ -114,6 +114,15 @@ export interface StoredDataset {
   createdAt: number;
 }
 
+/** What applying a batch to a replace-mode version did. */
+export interface KeyedApplyOutcome {
+  /** False for a replay: the batch was applied before, and `outcome` is what was recorded then. */
+  applied: boolean;
+  outcome: BatchOutcome;
+  /** Applied rows stored (1) or dropped as duplicates (0); undefined when every row was stored. */
+  keep?: Uint8Array;
+}
+
 /** A record of a replace-mode dataset, as stored. */
 export interface KeyedRecord {
   keys: string[];
@@ -221,19 +230,22 @@ export interface MetaStore {
   /** Prepares empty storage for a new version of a replace-mode dataset. Idempotent. */
   beginVersion(layout: DatasetLayout, version: number): Promise<void>;
   /**
-   * Writes a batch into a version and records the batch outcome for its upload, in one transaction.
-   * Rows whose key is already in the version count as duplicates (the first one wins). Replaying a
-   * recorded batch changes nothing and returns the recorded outcome with `applied: false`.
+   * Writes a batch into a version together with its id and counts, in one transaction. Rows whose key
+   * is already in the version count as duplicates (the first one wins). Replaying a recorded batch
+   * changes nothing and returns the recorded outcome with `applied: false`. The upload's report is
+   * not written here: the caller records the outcome with `recordBatch` (idempotent by upload and
+   * seq), as for append mode, so a crash between the two is repaired by the replay. Calls for one
+   * version take effect in call order, so several may be in flight. A newly applied batch with
+   * duplicates also says which rows were stored (`keep`, 1 = stored), for the version's statistics.
    */
-  applyKeyedBatch(
-    layout: DatasetLayout,
-    version: number,
-    batch: ColumnarBatch,
-  ): Promise<{ applied: boolean; outcome: BatchOutcome }>;
-  /** Atomically makes `version` the one readers see; returns the previous version, if any. */
+  applyKeyedBatch(layout: DatasetLayout, version: number, batch: ColumnarBatch): Promise<KeyedApplyOutcome>;
+  /**
+   * Atomically makes `version` the one readers see; returns the previous version, if any. The version
+   * takes no more writes. Readers see the old version until the call resolves and the new one after.
+   */
   publishVersion(dataset: string, version: number): Promise<number | null>;
   currentVersion(dataset: string): Promise<number | null>;
-  /** Removes a version's storage. */
+  /** Removes a version's storage, giving its space back; after writes already sent for it. */
   dropVersion(dataset: string, version: number): Promise<void>;
   /** Lists versions that have storage (to clean up abandoned ones). */
   listVersions(dataset: string): Promise<number[]>;

@@ -81,7 +81,9 @@ export function promoBatch(opts: {
     lines[i] = r.line;
     hashes[i] = i + 1;
   });
-  const maxLine = Math.max(0, ...rows.map((r) => r.line), ...rejects.map((r) => r.line));
+  // A loop, not Math.max(...spread): large batches would overflow the call stack.
+  let maxLine = 0;
+  for (const r of [...rows, ...rejects]) maxLine = Math.max(maxLine, r.line);
   return {
     id: `${opts.source}:${opts.seq}`,
     dataset: opts.dataset ?? 'promotions',

@@ -8,6 +8,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { isSluiceError } from '../../src/core/errors.js';
 import { SqliteMetaStore } from '../../src/store/sqlite/sqlite-meta-store.js';
 import { SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-schema.js';
+import { versionFile } from '../../src/store/sqlite/version-files.js';
 import {
   apiKey,
   newUpload,
@@ -25,15 +26,33 @@ function tempDir(): string {
 
 runMetaStoreConformance('sqlite file', async () => {
   const dir = tempDir();
-  const store = new SqliteMetaStore({ path: path.join(dir, 'meta.db') });
+  const file = path.join(dir, 'meta.db');
+  let store = new SqliteMetaStore({ path: file });
   await store.init();
-  return { store, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return {
+    store,
+    cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    reopen: async () => {
+      await store.close();
+      store = new SqliteMetaStore({ path: file });
+      await store.init();
+      return store;
+    },
+    // Version files go to records/ beside the database.
+    versionStorageExists: (dataset, version) =>
+      fs.existsSync(versionFile(path.join(dir, 'records'), dataset, version)),
+  };
 });
 
 runMetaStoreConformance('sqlite :memory:', async () => {
-  const store = new SqliteMetaStore({ path: ':memory:' });
+  const recordsDir = tempDir();
+  const store = new SqliteMetaStore({ path: ':memory:', recordsDir });
   await store.init();
-  return { store, cleanup: async () => {} };
+  return {
+    store,
+    cleanup: async () => fs.rmSync(recordsDir, { recursive: true, force: true }),
+    versionStorageExists: (dataset, version) => fs.existsSync(versionFile(recordsDir, dataset, version)),
+  };
 });
 
 describe('SqliteMetaStore (SQLite-specific)', () => {
@@ -116,11 +135,9 @@ describe('SqliteMetaStore (SQLite-specific)', () => {
     await store.createKey(apiKey({ id: 'k', datasets: ['promotions'] }));
     const version = await store.nextVersion('promotions');
     await store.beginVersion(layout, version);
-    await store.applyKeyedBatch(
-      layout,
-      version,
-      promoBatch({ source: 'u1', seq: 0, rows: promoRows(100), rejects: [reject(200)] }),
-    );
+    const batch = promoBatch({ source: 'u1', seq: 0, rows: promoRows(100), rejects: [reject(200)] });
+    const { outcome } = await store.applyKeyedBatch(layout, version, batch);
+    await store.recordBatch('u1', 0, outcome, batch.rejects);
     await store.publishVersion('promotions', version);
     const record = await store.getRecord(layout, ['p42']);
     await store.close();
@@ -205,8 +222,11 @@ describe('SqliteMetaStore (SQLite-specific)', () => {
     const elapsed = performance.now() - t0;
 
     // Anchor measured in the same run: a bare prepared statement on the same table, no adapter.
-    const raw = new Database(file, { readonly: true });
-    const stmt = raw.prepare(`SELECT * FROM rec_promotions_v${version} WHERE k = ?`).raw(true);
+    const raw = new Database(versionFile(path.join(path.dirname(file), 'records'), 'promotions', version), {
+      readonly: true,
+    });
+    raw.pragma('locking_mode = EXCLUSIVE');
+    const stmt = raw.prepare(`SELECT * FROM records WHERE k = ?`).raw(true);
     let rawFound = 0;
     const r0 = performance.now();
     for (const k of keys) if (stmt.get(k[0]) !== undefined) rawFound++;

@@ -23,6 +23,25 @@ import {
 export interface MetaStoreHarness {
   store: MetaStore;
   cleanup: () => Promise<void>;
+  /** Closes `store` and opens a new one over the same storage (durable adapters only). */
+  reopen?: () => Promise<MetaStore>;
+  /** Whether a version still holds storage (a file, a table), for adapters that can tell. */
+  versionStorageExists?: (dataset: string, version: number) => boolean;
+}
+
+/**
+ * Records an applied batch's outcome for its upload, as the Applier does after `applyKeyedBatch`:
+ * the store writes the version, the report row is the caller's.
+ */
+async function applyAndRecord(
+  store: MetaStore,
+  layout: ReturnType<typeof promotionsLayout>,
+  version: number,
+  batch: Parameters<MetaStore['applyKeyedBatch']>[2],
+): Promise<Awaited<ReturnType<MetaStore['applyKeyedBatch']>>> {
+  const result = await store.applyKeyedBatch(layout, version, batch);
+  await store.recordBatch(batch.source, batch.seq, result.outcome, batch.rejects);
+  return result;
 }
 
 async function lookup(
@@ -32,6 +51,11 @@ async function lookup(
 ): Promise<KeyedRecord | undefined> {
   // The port lets adapters answer synchronously or with a promise; await covers both.
   return await store.getRecord(layout, keys);
+}
+
+/** Which rows of an applied batch the store kept, as 0/1 per row (`keep` undefined: all of them). */
+function kept(result: { keep?: Uint8Array }, rows: number): number[] {
+  return result.keep === undefined ? new Array<number>(rows).fill(1) : [...result.keep];
 }
 
 async function errorCode(p: Promise<unknown>): Promise<string> {
@@ -47,9 +71,11 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
   describe(`MetaStore conformance: ${name}`, () => {
     let store: MetaStore;
     let cleanup: () => Promise<void>;
+    let harness: MetaStoreHarness;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await make());
+      harness = await make();
+      ({ store, cleanup } = harness);
     });
 
     afterEach(async () => {
@@ -392,6 +418,10 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
         const { applied, outcome } = await store.applyKeyedBatch(layout, 1, batch);
         expect(applied).toBe(true);
         expect(outcome).toEqual({ batchId: 'up1:0', total: 3, valid: 2, invalid: 1, duplicate: 0 });
+        // The report is the caller's to record: a store that recorded it too would make the caller's
+        // recordBatch answer "not new", and the upload would never count the batch.
+        expect(await store.uploadCounts('up1')).toMatchObject({ batches: 0, total: 0 });
+        expect(await store.recordBatch('up1', 0, outcome, batch.rejects)).toBe(true);
 
         // not visible before publish
         expect(await lookup(store, ['a'])).toBeUndefined();
@@ -418,7 +448,6 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
         });
         expect(await lookup(store, ['zzz'])).toBeUndefined();
 
-        // the batch outcome was recorded for its upload in the same step
         expect(await store.uploadCounts('up1')).toEqual({
           total: 3,
           valid: 2,
@@ -433,7 +462,7 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
       it('replaying an applied batch changes nothing and returns the recorded outcome', async () => {
         await store.beginVersion(layout, 1);
         const batch = promoBatch({ source: 'up1', seq: 0, rows: promoRows(5), rejects: [reject(9)] });
-        const first = await store.applyKeyedBatch(layout, 1, batch);
+        const first = await applyAndRecord(store, layout, 1, batch);
         await store.publishVersion('promotions', 1);
         const before = await lookup(store, ['p2']);
 
@@ -444,7 +473,7 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
           rows: promoRows(8, { price: 1 }),
           rejects: [reject(9)],
         });
-        const again = await store.applyKeyedBatch(layout, 1, replay);
+        const again = await applyAndRecord(store, layout, 1, replay);
         expect(again).toEqual({ applied: false, outcome: first.outcome });
         expect(await lookup(store, ['p2'])).toEqual(before);
         expect(await lookup(store, ['p6'])).toBeUndefined();
@@ -471,20 +500,24 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
             { id: 'z', price: 5, line: 6 },
           ],
         });
-        expect((await store.applyKeyedBatch(layout, 1, b0)).outcome).toEqual({
+        const r0 = await applyAndRecord(store, layout, 1, b0);
+        expect(r0.outcome).toEqual({
           batchId: 'up:0',
           total: 3,
           valid: 2,
           invalid: 0,
           duplicate: 1,
         });
-        expect((await store.applyKeyedBatch(layout, 1, b1)).outcome).toEqual({
+        expect(kept(r0, 3)).toEqual([1, 1, 0]);
+        const r1 = await applyAndRecord(store, layout, 1, b1);
+        expect(r1.outcome).toEqual({
           batchId: 'up:1',
           total: 2,
           valid: 1,
           invalid: 0,
           duplicate: 1,
         });
+        expect(kept(r1, 2)).toEqual([0, 1]);
         await store.publishVersion('promotions', 1);
         expect((await lookup(store, ['x']))?.fields[0]).toBe(1);
         expect((await lookup(store, ['y']))?.fields[0]).toBe(2);
@@ -500,13 +533,24 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
       it('keeps the first row of each key in a large batch with many repeats', async () => {
         await store.beginVersion(layout, 1);
         const rows = Array.from({ length: 300 }, (_, i) => ({ id: `k${i % 70}`, price: i, line: i + 2 }));
-        const { outcome } = await store.applyKeyedBatch(layout, 1, promoBatch({ source: 'r', seq: 0, rows }));
-        expect(outcome).toMatchObject({ total: 300, valid: 70, duplicate: 230 });
+        const result = await store.applyKeyedBatch(layout, 1, promoBatch({ source: 'r', seq: 0, rows }));
+        expect(result.outcome).toMatchObject({ total: 300, valid: 70, duplicate: 230 });
+        expect(kept(result, 300)).toEqual(rows.map((_, i) => (i < 70 ? 1 : 0)));
+        // A second batch: kept rows are the keys the version did not have yet.
+        const more = Array.from({ length: 200 }, (_, i) => ({ id: `k${60 + i}`, price: -i, line: 400 + i }));
+        const second = await store.applyKeyedBatch(
+          layout,
+          1,
+          promoBatch({ source: 'r', seq: 1, rows: more }),
+        );
+        expect(second.outcome).toMatchObject({ valid: 190, duplicate: 10 });
+        expect(kept(second, 200)).toEqual(more.map((_, i) => (i < 10 ? 0 : 1)));
         await store.publishVersion('promotions', 1);
         for (let k = 0; k < 70; k++) expect((await lookup(store, [`k${k}`]))?.fields[0]).toBe(k);
+        expect((await lookup(store, ['k75']))?.fields[0]).toBe(-15);
         let stored = 0;
         await store.scanRecords(layout, 1, (records) => (stored += records.length));
-        expect(stored).toBe(70);
+        expect(stored).toBe(260);
       });
 
       it('finds the records whose columns equal given values, in key order, from the current version', async () => {
@@ -600,6 +644,98 @@ export function runMetaStoreConformance(name: string, make: () => Promise<MetaSt
         expect(await store.currentVersion('promotions')).toBeNull();
         expect(await lookup(store, ['p1'])).toBeUndefined();
         expect(await store.listVersions('promotions')).toEqual([]);
+      });
+
+      it('a batch replayed after a reopen changes nothing and reports the counts it was first applied with', async (ctx) => {
+        if (!harness.reopen) return ctx.skip();
+        await store.beginVersion(layout, 1);
+        const b0 = promoBatch({
+          source: 'up',
+          seq: 0,
+          rows: promoRows(40, { price: 1 }),
+          rejects: [reject(50)],
+        });
+        const first = await store.applyKeyedBatch(layout, 1, b0);
+        // As after a crash between the version's commit and the report row.
+        store = await harness.reopen();
+        const replay = promoBatch({
+          source: 'up',
+          seq: 0,
+          rows: promoRows(60, { price: 9 }),
+          rejects: [reject(50)],
+        });
+        const again = await store.applyKeyedBatch(layout, 1, replay);
+        expect(again).toEqual({ applied: false, outcome: first.outcome });
+        expect(await store.recordBatch('up', 0, again.outcome, replay.rejects)).toBe(true);
+        expect(await store.uploadCounts('up')).toMatchObject({
+          total: 41,
+          valid: 40,
+          invalid: 1,
+          batches: 1,
+        });
+        // The build goes on into the same storage.
+        const b1 = promoBatch({ source: 'up', seq: 1, rows: promoRows(10, { from: 35, price: 2 }) });
+        expect((await store.applyKeyedBatch(layout, 1, b1)).outcome).toMatchObject({
+          valid: 5,
+          duplicate: 5,
+        });
+        await store.publishVersion('promotions', 1);
+        expect((await lookup(store, ['p3']))?.fields[0]).toBe(1);
+        expect((await lookup(store, ['p44']))?.fields[0]).toBe(2);
+        expect(await lookup(store, ['p45'])).toBeUndefined();
+        let stored = 0;
+        await store.scanRecords(layout, 1, (records) => (stored += records.length));
+        expect(stored).toBe(45);
+        // A replay into the published version (a crash after the swap) is still answered.
+        expect((await store.applyKeyedBatch(layout, 1, b1)).applied).toBe(false);
+      });
+
+      it('gives the storage of the old version back once it is dropped after the swap', async () => {
+        await store.beginVersion(layout, 1);
+        await store.applyKeyedBatch(layout, 1, promoBatch({ source: 'a', seq: 0, rows: promoRows(500) }));
+        await store.publishVersion('promotions', 1);
+        await store.beginVersion(layout, 2);
+        await store.applyKeyedBatch(
+          layout,
+          2,
+          promoBatch({ source: 'b', seq: 0, rows: promoRows(300, { price: 3 }) }),
+        );
+        expect(harness.versionStorageExists?.('promotions', 1) ?? true).toBe(true);
+        expect(await store.publishVersion('promotions', 2)).toBe(1);
+        await store.dropVersion('promotions', 1);
+        expect(await store.listVersions('promotions')).toEqual([2]);
+        expect(harness.versionStorageExists?.('promotions', 1) ?? false).toBe(false);
+        expect(harness.versionStorageExists?.('promotions', 2) ?? true).toBe(true);
+        expect((await lookup(store, ['p7']))?.fields[0]).toBe(3);
+        expect(await lookup(store, ['p400'])).toBeUndefined();
+      });
+
+      it('removes a cancelled build entirely and keeps serving the current version', async () => {
+        await store.beginVersion(layout, 1);
+        await store.applyKeyedBatch(
+          layout,
+          1,
+          promoBatch({ source: 'a', seq: 0, rows: promoRows(20, { price: 1 }) }),
+        );
+        await store.publishVersion('promotions', 1);
+        await store.beginVersion(layout, 2);
+        // Two writes in flight when the build is dropped: the drop comes after them.
+        const writes = [0, 1].map((seq) =>
+          store.applyKeyedBatch(
+            layout,
+            2,
+            promoBatch({ source: 'b', seq, rows: promoRows(1000, { from: seq * 1000, price: 5 }) }),
+          ),
+        );
+        const drop = store.dropVersion('promotions', 2);
+        await Promise.all([...writes, drop]);
+        expect(await store.listVersions('promotions')).toEqual([1]);
+        expect(harness.versionStorageExists?.('promotions', 2) ?? false).toBe(false);
+        expect(await store.currentVersion('promotions')).toBe(1);
+        expect((await lookup(store, ['p7']))?.fields[0]).toBe(1);
+        expect(await lookup(store, ['p500'])).toBeUndefined();
+        expect(await errorCode(store.publishVersion('promotions', 2))).toBe('internal');
+        expect(await store.currentVersion('promotions')).toBe(1);
       });
 
       it('keeps datasets apart', async () => {

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/core/errors.js';
 import { readingsFile } from '../../src/sim/readings-file.js';
@@ -10,6 +12,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
+
+/** The version files of a replace-mode dataset, as on disk. */
+function versionFiles(dataDir: string, dataset = 'promotions'): string[] {
+  const dir = path.join(dataDir, 'records', dataset);
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
 
 function promotions(n: number, price: number): string {
   let out = '';
@@ -52,6 +60,23 @@ describe('upload lifecycle', () => {
     const stats = await h.app.inject({ method: 'GET', url: '/v1/datasets/promotions/stats', headers: auth });
     expect(stats.json().fields.price.count).toBe(1000);
     expect(await h.sluice.meta.listVersions('promotions')).toHaveLength(1);
+    // The cancelled build's file is deleted; only the current version's is left.
+    const current = await h.sluice.meta.currentVersion('promotions');
+    expect(versionFiles(h.dataDir)).toEqual([`v${current}.sqlite`]);
+  });
+
+  it('deletes the old version file after the swap, so the disk holds one version', async () => {
+    const before = await h.sluice.meta.currentVersion('promotions');
+    const first = versionFiles(h.dataDir);
+    expect(first).toEqual([`v${before}.sqlite`]);
+    const next = await upload(h.app, 'promotions', promotions(20_000, 7));
+    expect((await waitForUpload(h.app, next.id)).status).toBe('done');
+    const after = await h.sluice.meta.currentVersion('promotions');
+    expect(after).toBeGreaterThan(before!);
+    expect(versionFiles(h.dataDir)).toEqual([`v${after}.sqlite`]);
+    expect(
+      (await h.app.inject({ method: 'GET', url: '/promotions/19999', headers: auth })).json().price,
+    ).toBe(206.99);
   });
 
   it('lists uploads by dataset and status, newest first, with pagination', async () => {
@@ -153,10 +178,12 @@ describe('replace-mode versions at start', () => {
     const orphan = await h2.sluice.meta.nextVersion('promotions');
     await h2.sluice.meta.beginVersion(layout, orphan);
     expect(await h2.sluice.meta.listVersions('promotions')).toHaveLength(2);
+    expect(versionFiles(dir)).toHaveLength(2);
     await h2.close();
     const h3 = await startHarness({ dataDir: dir });
     try {
       expect(await h3.sluice.meta.listVersions('promotions')).toHaveLength(1);
+      expect(versionFiles(dir)).toEqual([`v${await h3.sluice.meta.currentVersion('promotions')}.sqlite`]);
       expect((await h3.app.inject({ method: 'GET', url: '/promotions/3', headers: auth })).json().price).toBe(
         1.03,
       );

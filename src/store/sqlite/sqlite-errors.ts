@@ -8,8 +8,13 @@ import { SluiceError } from '../../core/errors.js';
  */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/;
 
+/** True for a SQLite result code that means the storage, not the request, failed. */
+export function isUnavailableCode(code: string): boolean {
+  return UNAVAILABLE.test(code);
+}
+
 export function toStoreError(e: unknown): unknown {
-  if (e instanceof Database.SqliteError && UNAVAILABLE.test(e.code)) {
+  if (e instanceof Database.SqliteError && isUnavailableCode(e.code)) {
     return new SluiceError('store_unavailable', `SQLite: ${e.message}`, {
       cause: e,
       details: { code: e.code },
@@ -22,6 +27,15 @@ export function toStoreError(e: unknown): unknown {
 export function guarded<T>(fn: () => T): T {
   try {
     return fn();
+  } catch (e) {
+    throw toStoreError(e);
+  }
+}
+
+/** `guarded` for a call that awaits (the version-build thread, chunked scans). */
+export async function guardedAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
   } catch (e) {
     throw toStoreError(e);
   }

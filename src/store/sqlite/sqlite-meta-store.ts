@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { BatchOutcome, ColumnarBatch, Reject } from '../../core/batch.js';
 import type { DatasetLayout, DatasetSpec } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
@@ -7,6 +10,7 @@ import type {
   NewJob,
   ApiKeyRow,
   ConnectorRow,
+  KeyedApplyOutcome,
   KeyedRecord,
   MetaStore,
   NewConnectorRow,
@@ -17,14 +21,16 @@ import type {
   UploadPatch,
   UploadRow,
 } from '../meta-store.js';
-import { guarded, toStoreError } from './sqlite-errors.js';
+import { guarded, guardedAsync } from './sqlite-errors.js';
 import { SqliteJobs } from './sqlite-jobs.js';
 import { SqliteConnectors } from './sqlite-connectors.js';
+import { migrateLegacyRecordTables } from './legacy-record-tables.js';
 import { SqliteRecords } from './sqlite-records.js';
 import { openMetaDatabase, type SqliteDatabase, type SqliteStatement } from './sqlite-schema.js';
 import { SqliteUploads } from './sqlite-uploads.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteQuality } from './sqlite-quality.js';
+import { VersionBuildClient } from './version-build-client.js';
 
 type Statement = SqliteStatement;
 
@@ -64,9 +70,13 @@ class OpenStore {
   readonly listKeys: Statement;
   readonly deleteKey: Statement;
 
-  constructor(readonly db: SqliteDatabase) {
+  constructor(
+    readonly db: SqliteDatabase,
+    readonly builder: VersionBuildClient,
+    recordsDir: string,
+  ) {
     this.uploads = new SqliteUploads(db);
-    this.records = new SqliteRecords(db, this.uploads);
+    this.records = new SqliteRecords(db, recordsDir, builder);
     this.jobs = new SqliteJobs(db);
     this.connectors = new SqliteConnectors(db);
     this.putDataset = db.prepare(
@@ -85,22 +95,47 @@ class OpenStore {
   }
 }
 
+export interface SqliteMetaStoreOptions {
+  /** The meta.sqlite file, or `:memory:`. */
+  path: string;
+  /**
+   * Where replace-mode version files go; defaults to `records/` beside `path`. A `:memory:` store
+   * without one uses a temporary directory, removed at close.
+   */
+  recordsDir?: string;
+}
+
 /**
- * The embedded MetaStore: one SQLite file (better-sqlite3, synchronous). Port methods are async for
- * the sake of networked adapters; here they do their work at once and return a settled promise,
- * except `getRecord`, which returns its value directly to keep lookups on the fast path.
+ * The embedded MetaStore: one SQLite file (better-sqlite3, synchronous), plus one SQLite file per
+ * replace-mode version, built on a thread of its own. Port methods are async for the sake of
+ * networked adapters; most do their work at once and return a settled promise. Version writes await
+ * the build thread. `getRecord` returns its value directly to keep lookups on the fast path.
  */
 export class SqliteMetaStore implements MetaStore {
   readonly kind = 'sqlite';
   private open: OpenStore | undefined;
+  /** A temporary records dir of a `:memory:` store, removed at close. */
+  private tempRecordsDir: string | undefined;
   readonly alerts = new SqliteAlerts(() => this.store().db);
   readonly quality = new SqliteQuality(() => this.store().db);
 
-  constructor(private readonly opts: { path: string }) {}
+  constructor(private readonly opts: SqliteMetaStoreOptions) {}
 
   async init(): Promise<void> {
     if (this.open !== undefined) return;
-    this.open = new OpenStore(guarded(() => openMetaDatabase(this.opts.path)));
+    const memory = this.opts.path === ':memory:';
+    let recordsDir = this.opts.recordsDir;
+    if (recordsDir === undefined && memory)
+      recordsDir = this.tempRecordsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-records-'));
+    recordsDir ??= path.join(path.dirname(path.resolve(this.opts.path)), 'records');
+    const db = guarded(() => openMetaDatabase(this.opts.path));
+    try {
+      guarded(() => migrateLegacyRecordTables(db, recordsDir));
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.open = new OpenStore(db, new VersionBuildClient(), recordsDir);
   }
 
   async close(): Promise<void> {
@@ -108,7 +143,13 @@ export class SqliteMetaStore implements MetaStore {
     if (open === undefined) return;
     this.open = undefined;
     open.records.clear();
-    open.db.close();
+    try {
+      await open.builder.close();
+    } finally {
+      open.db.close();
+      if (this.tempRecordsDir !== undefined) fs.rmSync(this.tempRecordsDir, { recursive: true, force: true });
+      this.tempRecordsDir = undefined;
+    }
   }
 
   // datasets
@@ -200,19 +241,24 @@ export class SqliteMetaStore implements MetaStore {
   // replace-mode records
 
   async beginVersion(layout: DatasetLayout, version: number): Promise<void> {
-    guarded(() => this.store().records.begin(layout, version));
+    const records = this.store().records;
+    await guardedAsync(() => records.begin(layout, version));
   }
 
   async applyKeyedBatch(
     layout: DatasetLayout,
     version: number,
     batch: ColumnarBatch,
-  ): Promise<{ applied: boolean; outcome: BatchOutcome }> {
-    return guarded(() => this.store().records.applyBatch(layout, version, batch));
+  ): Promise<KeyedApplyOutcome> {
+    // Nothing is awaited before the batch is posted to the build thread, so calls for one version
+    // take effect in call order even when several are in flight.
+    const records = this.store().records;
+    return guardedAsync(() => records.applyBatch(layout, version, batch));
   }
 
   async publishVersion(dataset: string, version: number): Promise<number | null> {
-    return guarded(() => this.store().records.publish(dataset, version));
+    const records = this.store().records;
+    return guardedAsync(() => records.publish(dataset, version));
   }
 
   async currentVersion(dataset: string): Promise<number | null> {
@@ -220,7 +266,8 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async dropVersion(dataset: string, version: number): Promise<void> {
-    guarded(() => this.store().records.drop(dataset, version));
+    const records = this.store().records;
+    await guardedAsync(() => records.drop(dataset, version));
   }
 
   async listVersions(dataset: string): Promise<number[]> {
@@ -248,11 +295,8 @@ export class SqliteMetaStore implements MetaStore {
     version: number,
     onChunk: (records: KeyedRecord[]) => void,
   ): Promise<void> {
-    try {
-      await this.store().records.scan(layout.spec.name, version, onChunk);
-    } catch (e) {
-      throw toStoreError(e);
-    }
+    const records = this.store().records;
+    await guardedAsync(() => records.scan(layout.spec.name, version, onChunk));
   }
 
   // background jobs

@@ -10,8 +10,10 @@ export type SqliteStatement = Database.Statement<unknown[]>;
  * Schema migrations, applied in order. `PRAGMA user_version` holds how many have run, so a later
  * change appends a function here and never edits an earlier one.
  *
- * Replace-mode record tables (`rec_<dataset>_v<version>`) are created on demand by the records
- * module and are not part of this list.
+ * Replace-mode records live in files of their own (version-files.ts); meta.sqlite keeps only each
+ * dataset's current version and version counter. Older data dirs kept them here, in tables
+ * `rec_<dataset>_v<version>` moved out at start (legacy-record-tables.ts), with the ids in
+ * `applied_batches`, which nothing writes any more.
  */
 const MIGRATIONS: readonly ((db: SqliteDatabase) => void)[] = [
   (db) => {
