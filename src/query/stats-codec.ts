@@ -1,3 +1,4 @@
+import { ByteCursor } from '../core/byte-cursor.js';
 import { SluiceError } from '../core/errors.js';
 
 /**
@@ -58,35 +59,9 @@ export class StatsWriter {
   }
 }
 
-export class StatsReader {
-  private pos = 0;
-  private readonly buf: Buffer;
-
+export class StatsReader extends ByteCursor {
   constructor(bytes: Uint8Array) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length)
-      throw new SluiceError('internal', 'statistics checkpoint is truncated');
-  }
-
-  get done(): boolean {
-    return this.pos === this.buf.length;
-  }
-
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
-    return v;
+    super(bytes, () => new SluiceError('internal', 'statistics checkpoint is truncated'));
   }
 
   f64s(into: Float64Array, at: number, count: number): void {

@@ -1,5 +1,6 @@
 import { endianness } from 'node:os';
 import type { ColumnarBatch, Reject } from '../../core/batch.js';
+import { ByteCursor } from '../../core/byte-cursor.js';
 import { REJECT_REASONS, SluiceError, type RejectReason } from '../../core/errors.js';
 
 /**
@@ -177,41 +178,9 @@ function corrupt(what: string): SluiceError {
   return new SluiceError('internal', `corrupt batch encoding: ${what}`);
 }
 
-class ByteReader {
-  pos = 0;
-  private readonly buf: Buffer;
-
+class ByteReader extends ByteCursor {
   constructor(bytes: Uint8Array) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  get done(): boolean {
-    return this.pos === this.buf.length;
-  }
-
-  private need(n: number): void {
-    if (n < 0 || this.pos + n > this.buf.length) throw corrupt('truncated');
-  }
-
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  i32(): number {
-    this.need(4);
-    const v = this.buf.readInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
-    return v;
+    super(bytes, () => corrupt('truncated'));
   }
 
   private align(to: number): void {

@@ -1,6 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ColumnarBatch } from '../../core/batch.js';
 import { SluiceError } from '../../core/errors.js';
+import { startModuleWorker } from '../../core/module-worker.js';
 import { BatchEncoder } from '../../log/local/batch-codec.js';
 import type { RecordShape } from './record-columns.js';
 import { isUnavailableCode } from './sqlite-errors.js';
@@ -31,10 +32,14 @@ export class VersionBuildClient {
     await this.request({ type: 'begin', file, shape });
   }
 
-  /** Encodes the batch synchronously, so the request is queued behind every earlier one. */
+  /**
+   * Sends the batch's encoding (the one it was read from the BatchLog with, else made here)
+   * synchronously, so the request is queued behind every earlier one.
+   */
   async apply(file: string, batch: ColumnarBatch): Promise<KeyedApplyResult> {
-    const encoded = this.encoder.encode(batch);
-    // A fresh, exactly sized buffer: the encoder's scratch is reused, and a transfer detaches it.
+    const encoded = batch.encoded ?? this.encoder.encode(batch);
+    // A fresh, exactly sized buffer: the encoding is shared (encoder scratch or the batch's own
+    // columns), and a transfer detaches it.
     const payload = new Uint8Array(encoded.length);
     payload.set(encoded);
     const reply = await this.request({ type: 'apply', file, payload }, [payload.buffer]);
@@ -114,14 +119,6 @@ function toError(f: VersionFailure): Error {
   return new SluiceError('internal', `version build failed: ${f.message}`);
 }
 
-/**
- * Built code runs the compiled thread; source run through tsx (development, tests) registers tsx in
- * the thread first so it can load TypeScript. Same approach as the decode threads (decode-pool.ts).
- */
 function createVersionBuildWorker(): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.js')) return new Worker(new URL('./version-build-thread.js', self));
-  const entry = JSON.stringify(new URL('./version-build-thread.ts', self).href);
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`;
-  return new Worker(boot, { eval: true });
+  return startModuleWorker(import.meta.url, 'version-build-thread');
 }
