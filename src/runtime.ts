@@ -199,6 +199,7 @@ export class Sluice {
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
       checkpoints: new StatsCheckpoints(path.join(config.data_dir, 'stats')),
+      dedupMemoryRows: config.ingest.dedup_memory_rows,
       log,
     });
     this.writer = new RecordWriter({

@@ -10,7 +10,8 @@ import type { UploadLifecycle } from '../ingest/uploads/upload-lifecycle.js';
 import type { StatsSnapshot } from '../query/stats-snapshot.js';
 import type { MetaStore } from '../store/meta-store.js';
 import type { SeriesStore } from '../store/series-store.js';
-import { DedupIndex, commitMask, dedupMask } from './dedup-index.js';
+import { DedupGuard } from './dedup-guard.js';
+import { DedupIndex } from './dedup-index.js';
 import type { ReplaceVersions } from './replace-versions.js';
 import type { StatsCheckpoints } from './stats-checkpoints.js';
 
@@ -59,7 +60,7 @@ export interface StreamSources {
  * applied, and is rebuilt from the stores at start.
  */
 export class Applier {
-  private readonly dedup = new Map<string, DedupIndex>();
+  private readonly dedup = new Map<string, DedupGuard>();
   /** Failed attempts of the group at the head of the log, by its first batch id. */
   private readonly attempts = new Map<string, number>();
   private readonly listeners: AppliedBatchListener[] = [];
@@ -83,6 +84,8 @@ export class Applier {
       lifecycle: UploadLifecycle;
       metrics: IngestMetrics;
       checkpoints: StatsCheckpoints;
+      /** Row hashes held in memory per dataset for dedup (see DedupGuard). */
+      dedupMemoryRows: number;
       log: Logger;
     },
   ) {}
@@ -101,15 +104,15 @@ export class Applier {
     this.streams.push(sources);
   }
 
-  /** Rebuilds statistics and dedup indexes from the stores (at start, before serving). */
+  /** Rebuilds statistics from checkpoints and the stores (at start, before serving). */
   async rebuild(): Promise<void> {
     for (const { layout } of this.deps.registry.list()) await this.rebuildDataset(layout);
   }
 
   /**
-   * Rebuilds one dataset's statistics and dedup index. Append mode: the statistics start from the
-   * dataset's checkpoint, if it fits, and take the stored rows applied after it; the dedup index takes
-   * every stored row's hash.
+   * Rebuilds one dataset's statistics. Append mode: they start from the dataset's checkpoint, if it
+   * fits, and take the stored rows applied after it. Dedup starts empty: its guard treats what the
+   * store holds as cold until it has seen it.
    */
   rebuildDataset(layout: DatasetLayout): Promise<void> {
     return this.turn.run(() => this.rebuildLocked(layout));
@@ -120,21 +123,22 @@ export class Applier {
     const name = layout.spec.name;
     const started = Date.now();
     snapshot.clear(name);
+    this.dedup.delete(name);
     if (layout.spec.mode === 'replace') {
       const v = await meta.currentVersion(name);
       if (v !== null) snapshot.replace(name, await versions.snapshotOf(layout, v));
     } else {
       await series.ensureDataset(layout);
       const from = this.restoreCheckpoint(layout);
-      const index = layout.spec.dedup === 'none' ? null : new DedupIndex(await series.count(layout));
       let seq = from;
-      await series.scan(layout, (chunk) => {
-        const newer = rowsAfter(chunk.seqs, from);
-        if (newer !== null) snapshot.add(layout, chunk, newer === 'all' ? undefined : newer);
-        if (index && chunk.hashes) for (let i = 0; i < chunk.length; i++) index.add(chunk.hashes[i]!);
-        for (let i = 0; i < chunk.length; i++) if (chunk.seqs[i]! > seq) seq = chunk.seqs[i]!;
-      });
-      if (index) this.dedup.set(name, index);
+      await series.scan(
+        layout,
+        (chunk) => {
+          snapshot.add(layout, chunk);
+          for (let i = 0; i < chunk.length; i++) if (chunk.seqs[i]! > seq) seq = chunk.seqs[i]!;
+        },
+        { afterSeq: from },
+      );
       this.statsSeq.set(name, seq);
       this.savedSeq.set(name, from);
     }
@@ -268,16 +272,16 @@ export class Applier {
 
   private async applySeries(layout: DatasetLayout, group: readonly ColumnarBatch[]): Promise<void> {
     const { series, snapshot } = this.deps;
-    const index = layout.spec.dedup === 'none' ? null : this.indexFor(layout.spec.name);
+    const guard = layout.spec.dedup === 'none' ? null : this.guardFor(layout);
     // Rows kept by earlier batches of the group are not in the index until the group commits.
-    const inGroup = index ? new DedupIndex(group.reduce((n, b) => n + b.length, 0)) : null;
+    const inGroup = guard ? new DedupIndex(group.reduce((n, b) => n + b.length, 0)) : null;
     const items: { batch: ColumnarBatch; keep?: Uint8Array }[] = [];
     for (const batch of group) {
-      if (!index || !inGroup || !batch.hashes) {
+      if (!guard || !inGroup || !batch.hashes) {
         items.push({ batch });
         continue;
       }
-      const keep = dedupMask(index, batch.hashes, batch.length);
+      const keep = await guard.mask(batch);
       for (let r = 0; r < batch.length; r++) if (keep[r] === 1 && !inGroup.add(batch.hashes[r]!)) keep[r] = 0;
       items.push({ batch, keep });
       await yieldToEventLoop();
@@ -287,7 +291,7 @@ export class Applier {
       const { batch, keep } = items[k]!;
       const res = results[k]!;
       if (res.applied) {
-        if (index && keep) commitMask(index, batch.hashes!, keep);
+        if (guard && keep) guard.commit(batch, keep);
         snapshot.add(layout, batch, keep);
         if (res.seq > (this.statsSeq.get(layout.spec.name) ?? 0))
           this.statsSeq.set(layout.spec.name, res.seq);
@@ -367,13 +371,14 @@ export class Applier {
     await yieldToEventLoop();
   }
 
-  private indexFor(dataset: string): DedupIndex {
-    let index = this.dedup.get(dataset);
-    if (!index) {
-      index = new DedupIndex();
-      this.dedup.set(dataset, index);
+  private guardFor(layout: DatasetLayout): DedupGuard {
+    const name = layout.spec.name;
+    let guard = this.dedup.get(name);
+    if (guard === undefined || guard.layout !== layout) {
+      guard = new DedupGuard(layout, this.deps.series, this.deps.dedupMemoryRows);
+      this.dedup.set(name, guard);
     }
-    return index;
+    return guard;
   }
 
   private count(batch: ColumnarBatch, o: BatchOutcome): void {
@@ -383,17 +388,4 @@ export class Applier {
     if (o.duplicate) m.rows.inc({ dataset: batch.dataset, outcome: 'duplicate' }, o.duplicate);
     for (const r of batch.rejects) m.rejects.inc({ dataset: batch.dataset, reason: r.reason });
   }
-}
-
-/**
- * Which rows of a scanned chunk came after apply sequence `seq`: 'all', null for none, or a mask.
- */
-function rowsAfter(seqs: Float64Array, seq: number): Uint8Array | 'all' | null {
-  let newer = 0;
-  for (let i = 0; i < seqs.length; i++) if (seqs[i]! > seq) newer++;
-  if (newer === seqs.length) return 'all';
-  if (newer === 0) return null;
-  const keep = new Uint8Array(seqs.length);
-  for (let i = 0; i < seqs.length; i++) if (seqs[i]! > seq) keep[i] = 1;
-  return keep;
 }

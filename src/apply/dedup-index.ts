@@ -37,8 +37,6 @@ export class DedupIndex {
   /** The table the next growth will use, allocated early and touched page by page; see prepareNext. */
   private next: Float64Array | null = null;
   private prefaulted = 0;
-  /** The last mask handed out, with the free slot each kept row's probe ended on. */
-  private lastMask: { keep: Uint8Array; table: Float64Array; free: Int32Array } | null = null;
 
   constructor(initialCapacity = MIN_CAPACITY) {
     this.slots = new Float64Array(capacityFor(initialCapacity));
@@ -84,75 +82,6 @@ export class DedupIndex {
       if (v === hash) return false;
       i = (i + 1) & mask;
     }
-  }
-
-  /**
-   * Which rows of a batch are new: not in the index and not repeated earlier in the batch. Does not
-   * change the index; `commit` adds the kept rows once the batch is durably applied.
-   *
-   * A small scratch table, reused across batches, catches in-batch repeats before the large index is
-   * probed, and the free slot each probe of the index ends on is remembered, so `commit` of the same
-   * mask usually writes without probing again.
-   */
-  mask(hashes: Float64Array, length: number): Uint8Array {
-    const keep = new Uint8Array(length);
-    const scratch = scratchTable(length);
-    const scratchMask = scratch.length - 1;
-    const free = new Int32Array(length);
-    const slots = this.slots;
-    const mask = this.slotMask;
-    for (let i = 0; i < length; i++) {
-      const h = hashes[i]!;
-      free[i] = -1;
-      const s = probe(scratch, scratchMask, h);
-      if (s >= 0) continue; // repeated in this batch
-      scratch[~s] = h;
-      if (this.old !== null) {
-        this.migrateStep();
-        if (this.old !== null && probe(this.old, this.oldMask, h) >= 0) continue;
-      }
-      let j = slotOf(h) & mask;
-      for (;;) {
-        const v = slots[j]!;
-        if (v === 0) {
-          keep[i] = 1;
-          free[i] = j;
-          break;
-        }
-        if (v === h) break;
-        j = (j + 1) & mask;
-      }
-    }
-    this.lastMask = { keep, table: slots, free };
-    return keep;
-  }
-
-  /** Adds the rows `keep` marks; with the mask `mask` returned last, mostly without probing. */
-  commit(hashes: Float64Array, keep: Uint8Array): void {
-    const memo = this.lastMask;
-    this.lastMask = null;
-    const free = memo !== null && memo.keep === keep ? memo.free : null;
-    for (let i = 0; i < keep.length; i++) {
-      if (keep[i] !== 1) continue;
-      const h = hashes[i]!;
-      if (free === null || !this.addAt(h, free[i]!, memo!.table)) this.add(h);
-    }
-  }
-
-  /**
-   * Writes `hash` at `slot` of `table` when that is still the current table, the slot is still
-   * free and the table has room. Slots are never emptied, so every slot before it on the hash's
-   * probe chain is still taken and the slot is still where a probe would put the hash. If the hash
-   * was added since, it went into this very slot (the first free one of its chain), which is then
-   * taken and the caller adds normally.
-   */
-  private addAt(hash: number, slot: number, table: Float64Array): boolean {
-    if (this.old !== null) this.migrateStep();
-    if (table !== this.slots || table[slot] !== 0 || (this.fill + 1) * 4 > table.length * 3) return false;
-    table[slot] = hash;
-    this.fill++;
-    this.count++;
-    return true;
   }
 
   /**
@@ -211,20 +140,6 @@ export class DedupIndex {
   }
 }
 
-/**
- * Scratch table for in-batch repeats, shared by every index: a mask runs start to end without
- * yielding, so no two use it at once. Cleared per batch, which costs far less than allocating.
- */
-let scratch = new Float64Array(MIN_CAPACITY);
-
-function scratchTable(rows: number): Float64Array {
-  const cap = capacityFor(rows);
-  if (scratch.length < cap) scratch = new Float64Array(cap);
-  const table = scratch.subarray(0, cap);
-  table.fill(0);
-  return table;
-}
-
 function capacityFor(entries: number): number {
   let cap = MIN_CAPACITY;
   while (cap < entries * 2) cap *= 2;
@@ -246,14 +161,4 @@ function probe(slots: Float64Array, mask: number, hash: number): number {
 function slotOf(hash: number): number {
   const hi = Math.floor(hash / 4294967296);
   return hash ^ Math.imul(hi, 0x9e3779b1);
-}
-
-/** Which rows of a batch are new; see `DedupIndex.mask`. */
-export function dedupMask(index: DedupIndex, hashes: Float64Array, length: number): Uint8Array {
-  return index.mask(hashes, length);
-}
-
-/** Adds the rows a mask kept, once their batch is durably applied. */
-export function commitMask(index: DedupIndex, hashes: Float64Array, keep: Uint8Array): void {
-  index.commit(hashes, keep);
 }

@@ -69,6 +69,11 @@ export const configSchema = z
           .int()
           .min(64 * 1024)
           .default(4 * 1024 * 1024),
+        /**
+         * Row hashes each deduplicating dataset keeps in memory (about 20 bytes each). Rows whose
+         * originals left memory, or were stored before a restart, are checked against the store.
+         */
+        dedup_memory_rows: z.number().int().min(4096).default(4_000_000),
         /** Resumable (tus) uploads not completed within this time are removed (a duration, e.g. 24h). */
         tus_expiration: z.string().default('24h'),
       })

@@ -9,6 +9,7 @@ import type {
   AppendResult,
   KeyFilter,
   RowsQuery,
+  StoredHashesQuery,
   ScanChunk,
   SeriesCapability,
   SeriesPoint,
@@ -118,6 +119,10 @@ export class FaultInjectingSeriesStore implements SeriesStore {
 
   count(layout: DatasetLayout): Promise<number> {
     return this.guard(() => this.inner.count(layout));
+  }
+
+  storedHashes(layout: DatasetLayout, query: StoredHashesQuery): Promise<Float64Array | undefined> {
+    return this.guard(() => this.inner.storedHashes(layout, query));
   }
 
   get rows(): ((layout: DatasetLayout, query: RowsQuery) => Promise<StoredRow[]>) | undefined {

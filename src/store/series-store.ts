@@ -171,6 +171,11 @@ export interface SeriesStore {
   ): Promise<void>;
   count(layout: DatasetLayout): Promise<number>;
   /**
+   * The content (or key) hashes of stored rows, for dedup checks against rows no longer held in
+   * memory. Capability `append`.
+   */
+  storedHashes(layout: DatasetLayout, query: StoredHashesQuery): Promise<Float64Array | undefined>;
+  /**
    * Apply sequence up to which the dataset's stored rollups include every row. Capability `rollups`.
    * The store keeps the rollups of its append-mode datasets itself: newly applied rows are folded in
    * in the background, and at open, rows applied before a stop but not yet folded are.
@@ -194,6 +199,18 @@ export interface SeriesStore {
    * time order, at most `limit`. Optional while adapters gain it: callers check that it is defined.
    */
   rows?(layout: DatasetLayout, query: RowsQuery): Promise<StoredRow[]>;
+}
+
+/** Which stored row hashes `storedHashes` returns. */
+export interface StoredHashesQuery {
+  /**
+   * Rows with a time in [fromUs, toUs); `null`: rows without a time; omitted: every row.
+   */
+  time?: { fromUs: number; toUs: number } | null;
+  /** Only those of these hashes that are stored (a probe). */
+  among?: Float64Array;
+  /** At most this many: past it the answer is undefined (too many to hold). */
+  limit?: number;
 }
 
 export interface RowsQuery {

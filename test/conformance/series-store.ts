@@ -79,6 +79,36 @@ export function runSeriesStoreConformance(
       }
     });
 
+    it('returns stored hashes by day, untimed, all, as a probe, and refuses more than a limit', async (ctx) => {
+      needs(ctx, 'append');
+      const DAY = 86_400_000_000;
+      const rows = readingRows(90).map((r, i) => ({
+        ...r,
+        timeUs: i % 10 === 9 ? NaN : T0_US + (i % 3) * DAY + i * 1_000_000,
+        hash: 1000 + i,
+      }));
+      await store.append(layout, readingsBatch(rows));
+      const sorted = (a: Float64Array | undefined) => [...(a ?? [])].sort((x, y) => x - y);
+      const want = (pick: (r: (typeof rows)[number]) => boolean) =>
+        rows
+          .filter(pick)
+          .map((r) => r.hash)
+          .sort((x, y) => x - y);
+      const day1 = { fromUs: T0_US + DAY, toUs: T0_US + 2 * DAY };
+      expect(sorted(await store.storedHashes(layout, { time: day1 }))).toEqual(
+        want((r) => r.timeUs >= day1.fromUs && r.timeUs < day1.toUs),
+      );
+      expect(sorted(await store.storedHashes(layout, { time: null }))).toEqual(
+        want((r) => Number.isNaN(r.timeUs)),
+      );
+      expect(sorted(await store.storedHashes(layout, {}))).toEqual(want(() => true));
+      const among = Float64Array.from([1000, 1001, 5, 1089, 77]);
+      expect(sorted(await store.storedHashes(layout, { among }))).toEqual([1000, 1001, 1089]);
+      expect(await store.storedHashes(layout, { limit: 89 })).toBeUndefined();
+      expect((await store.storedHashes(layout, { limit: 90 }))?.length).toBe(90);
+      expect(await store.storedHashes(readingsLayout('other'), {})).toEqual(new Float64Array(0));
+    });
+
     it('appends a batch once and counts its rows', async (ctx) => {
       needs(ctx, 'append');
       expect(await store.count(layout)).toBe(0);

@@ -19,6 +19,29 @@ export function numberOrNull(v: DuckDBValue): number | null {
   return Number(String(v));
 }
 
+/** The first column of a query's rows as doubles (NULL as NaN), read chunk by chunk. */
+export async function readDoubles(
+  conn: DuckDBConnection,
+  sql: string,
+  params: (string | number | bigint)[],
+): Promise<Float64Array> {
+  const result = await conn.stream(sql, params);
+  let out = new Float64Array(1024);
+  let n = 0;
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (chunk === null || chunk.rowCount === 0) break;
+    const v = chunk.getColumnVector(0);
+    if (n + chunk.rowCount > out.length) {
+      const grown = new Float64Array(Math.max(out.length * 2, n + chunk.rowCount));
+      grown.set(out.subarray(0, n));
+      out = grown;
+    }
+    for (let r = 0; r < chunk.rowCount; r++) out[n++] = numberOrNull(v.getItem(r)) ?? NaN;
+  }
+  return out.slice(0, n);
+}
+
 /** Rows per chunk handed to a scan callback: big enough to amortise the call, small enough to stay flat. */
 export const SCAN_CHUNK_ROWS = 50_000;
 

@@ -25,12 +25,13 @@ import type {
   SeriesQuery,
   SeriesStore,
   RowsQuery,
+  StoredHashesQuery,
   StoredRow,
 } from '../series-store.js';
 import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
-import { numberOrNull, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
+import { numberOrNull, readDoubles, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import { RollupRowsSource } from './duckdb-rollup-writer.js';
 import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
 import { deleteExpiredRollups, dropExpiredPartitions } from './duckdb-retention.js';
@@ -45,9 +46,12 @@ import {
 } from './duckdb-rollups.js';
 import {
   CREATE_APPLIED_SQL,
+  HASH_COLUMN,
   INSERT_APPLIED_SQL,
   MIGRATE_APPLIED_SQL,
   SEQ_COLUMN,
+  TIME_COLUMN,
+  type SqlParam,
   createTableSql,
   describeColumns,
   latestManySql,
@@ -617,6 +621,43 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw callbackFailed ? e : storeError(`scanning ${layout.spec.name}`, e);
       }
     });
+  }
+
+  async storedHashes(layout: DatasetLayout, q: StoredHashesQuery): Promise<Float64Array | undefined> {
+    const { readers } = this.open();
+    const name = layout.spec.name;
+    if (!this.tables.has(tableNameOf(name))) return new Float64Array(0);
+    const params: SqlParam[] = [];
+    const hash = quoteIdent(HASH_COLUMN);
+    const where = [`${hash} IS NOT NULL`];
+    let source: string;
+    if (q.time === null) {
+      source = quoteIdent(tableNameOf(name));
+      where.push(`${quoteIdent(TIME_COLUMN)} IS NULL`);
+    } else if (q.time === undefined) {
+      source = this.sourceOf(name);
+    } else {
+      source = unionSource(this.partitions.tablesFor(name, q.time.fromUs, q.time.toUs));
+      params.push(BigInt(Math.ceil(q.time.fromUs)), BigInt(Math.ceil(q.time.toUs)));
+      const t = quoteIdent(TIME_COLUMN);
+      where.push(`${t} >= make_timestamp($1::BIGINT) AND ${t} < make_timestamp($2::BIGINT)`);
+    }
+    if (q.among !== undefined) {
+      if (q.among.length === 0) return new Float64Array(0);
+      // Hashes are integers below 2^53, so their decimal text is exact.
+      params.push(Array.from(q.among).join(','));
+      where.push(`${hash} IN (SELECT unnest(string_split($${params.length}, ','))::DOUBLE)`);
+    }
+    const limit = q.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(q.limit)) + 1}`;
+    const sql = `SELECT ${hash} FROM ${source} WHERE ${where.join(' AND ')}${limit}`;
+    const values = await readers.run(async (conn) => {
+      try {
+        return await readDoubles(conn, sql, params);
+      } catch (e) {
+        throw storeError(`reading stored hashes of ${name}`, e);
+      }
+    });
+    return q.limit !== undefined && values.length > q.limit ? undefined : values;
   }
 
   async count(layout: DatasetLayout): Promise<number> {

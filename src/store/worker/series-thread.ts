@@ -59,6 +59,7 @@ const handlers: Handlers = {
   latestMany: (spec, keys) => store.latestMany(layout(spec), keys),
   rows: (spec, q) => store.rows(layout(spec), q),
   count: (spec) => store.count(layout(spec)),
+  storedHashes: (spec, q) => store.storedHashes(layout(spec), q),
   rollupWatermark: (dataset) => store.rollupWatermark(dataset),
   flushRollups: () => store.flushRollups(),
   readRollups: async (spec, q) => toWireGroups(await store.readRollups(layout(spec), q)),

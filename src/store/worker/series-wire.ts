@@ -14,6 +14,7 @@ import type {
   ScanChunk,
   SeriesQuery,
   SeriesPoint,
+  StoredHashesQuery,
   StoredRow,
 } from '../series-store.js';
 
@@ -64,6 +65,7 @@ export interface SeriesWireApi {
   latestMany(spec: DatasetSpec, keys: KeyFilter): StoredRow[];
   rows(spec: DatasetSpec, query: RowsQuery): StoredRow[];
   count(spec: DatasetSpec): number;
+  storedHashes(spec: DatasetSpec, query: StoredHashesQuery): Float64Array | undefined;
   rollupWatermark(dataset: string): number;
   flushRollups(): void;
   readRollups(spec: DatasetSpec, query: RollupQuery): WireRollupGroup[];

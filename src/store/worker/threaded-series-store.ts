@@ -19,6 +19,7 @@ import type {
   SeriesPoint,
   SeriesQuery,
   SeriesStore,
+  StoredHashesQuery,
   StoredRow,
 } from '../series-store.js';
 import {
@@ -140,6 +141,10 @@ export class ThreadedSeriesStore implements SeriesStore {
 
   count(layout: DatasetLayout): Promise<number> {
     return this.call('count', [layout.spec]);
+  }
+
+  storedHashes(layout: DatasetLayout, query: StoredHashesQuery): Promise<Float64Array | undefined> {
+    return this.call('storedHashes', [layout.spec, query]);
   }
 
   rollupWatermark(dataset: string): Promise<number> {
