@@ -457,12 +457,24 @@ const EXACT_FORMAT = 1;
 const CENTROID_FORMAT = 2;
 
 function exactBytes(sorted: ArrayLike<number>, n: number): Uint8Array {
-  const bytes = new Uint8Array(5 + 8 * n);
-  const view = new DataView(bytes.buffer);
-  view.setUint8(0, EXACT_FORMAT);
-  view.setUint32(1, n, true);
-  for (let i = 0; i < n; i++) view.setFloat64(5 + 8 * i, sorted[i], true);
+  const bytes = new Uint8Array(exactSketchSize(n));
+  writeExactSketch(sorted, n, new DataView(bytes.buffer), 0);
   return bytes;
+}
+
+/** Bytes `writeExactSketch` takes for `n` values. */
+export function exactSketchSize(n: number): number {
+  return 5 + 8 * n;
+}
+
+/**
+ * Writes the bytes `toBytes` makes for an exact sketch of the first `n` of `sorted` (ascending) at
+ * `at` of `out`, without building a sketch: rollups write many small cells this way.
+ */
+export function writeExactSketch(sorted: ArrayLike<number>, n: number, out: DataView, at: number): void {
+  out.setUint8(at, EXACT_FORMAT);
+  out.setUint32(at + 1, n, true);
+  for (let i = 0; i < n; i++) out.setFloat64(at + 5 + 8 * i, sorted[i], true);
 }
 
 function runWeight(run: Run): number {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RollupAccumulator } from '../../src/apply/rollups/rollup-accumulator.js';
 import { levelFor, rollupLevelsOf, servingResolution } from '../../src/apply/rollups/rollup-levels.js';
+import { cellOf, type CellBlock } from '../../src/apply/rollups/cell-block.js';
 import { ROLLUP_SKETCH, type RollupCell } from '../../src/apply/rollups/rollup-cell.js';
 import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
 import { isSluiceError } from '../../src/core/errors.js';
@@ -75,10 +76,13 @@ describe('RollupAccumulator', () => {
       Uint8Array.from([1, 1, 1, 1, 1, 0]),
     );
     expect(acc.pendingRows).toBe(5);
-    const d = acc.take()[0]!.cells;
+    const blocks = acc.take()[0]!.blocks;
     expect(acc.pendingRows).toBe(0);
-    const brief = (cells: RollupCell[] = []) =>
-      cells
+    const cells = (b: CellBlock | undefined): RollupCell[] =>
+      b === undefined ? [] : Array.from({ length: b.size }, (_, c) => cellOf(b, c));
+    const d = { '1m': cells(blocks['1m']), '1h': cells(blocks['1h']), '1d': cells(blocks['1d']) };
+    const brief = (list: RollupCell[]) =>
+      list
         .map((c) => [
           c.keys[0],
           c.bucketUs - T0,
@@ -103,9 +107,54 @@ describe('RollupAccumulator', () => {
       ['a', 0, 4, 3, 6, 3],
       ['a', DAY, 1, 1, 5, 5],
     ]);
-    expect(d['1d']![0]!.fields[0]!.sumSq).toBe(1 + 4 + 9);
+    expect(d['1d'].find((c) => c.bucketUs === T0)!.fields[0]!.sumSq).toBe(1 + 4 + 9);
+  });
+
+  it('writes each cell its sketch: none up to two values, every value up to 64, centroids past that', () => {
+    const acc = new RollupAccumulator(layout);
+    const rand = mulberry32(3);
+    const rows = [1, 2, 3, 64, 65, 5000];
+    const keys: string[] = [];
+    const times: number[] = [];
+    const values: number[] = [];
+    rows.forEach((n, k) => {
+      for (let i = 0; i < n; i++) {
+        keys.push(`s${k}`);
+        times.push(T0 + ((i * 7) % 60) * 1e6);
+        values.push(rand() * 100);
+      }
+    });
+    acc.add({
+      length: keys.length,
+      keys: [keys],
+      timeUs: Float64Array.from(times),
+      fields: [Float64Array.from(values)],
+    });
+    const block = acc.take()[0]!.blocks['1m']!;
+    const bySeries = new Map(
+      Array.from({ length: block.size }, (_, c) => [block.seriesKeys[block.seriesOf[c]!]![0]!, c]),
+    );
+    rows.forEach((n, k) => {
+      const c = bySeries.get(`s${k}`)!;
+      const mine = values.filter((_, i) => keys[i] === `s${k}`).sort((a, b) => a - b);
+      const cell = cellOf(block, c);
+      expect(cell.fields[0]!.count).toBe(n);
+      if (n <= 2) return expect(block.fields[0]!.sketch.length[c]).toBe(0);
+      const sketch = cell.fields[0]!.sketch!;
+      expect(sketch.exact).toBe(n <= 64);
+      expect(sketch.quantile(0)).toBe(mine[0]);
+      expect(sketch.quantile(1)).toBe(mine[n - 1]);
+      if (n <= 64) expect(sketch.quantile(0.5)).toBe(quantileOfSorted(mine, 0.5));
+      else expect(Math.abs(sketch.quantile(0.5) - quantileOfSorted(mine, 0.5))).toBeLessThan(2);
+    });
   });
 });
+
+function quantileOfSorted(sorted: number[], q: number): number {
+  const pos = q * (sorted.length - 1);
+  const i = Math.floor(pos);
+  return pos === i ? sorted[i]! : sorted[i]! + (pos - i) * (sorted[i + 1]! - sorted[i]!);
+}
 
 describe('rollup windows', () => {
   it('reads minutes at the edges, hours up to the days, days in the middle', () => {

@@ -9,8 +9,12 @@ import { RollupAccumulator, type RollupDeltaSet } from './rollup-accumulator.js'
 /** Batches (apply sequences) read back per transaction while recovering. */
 const RECOVER_SEQS = 4;
 
-/** Rows folded into one rollup transaction at most: folding is synchronous, so this bounds how long it holds the event loop. */
-const SLICE_ROWS = 20_000;
+/**
+ * Rows folded into one rollup transaction at most. Each transaction reads back and rewrites the cells
+ * it shares with those stored (the open hour and day of every active series), so larger slices write
+ * less twice; taking the deltas is synchronous, so this also bounds how long it holds the thread.
+ */
+const SLICE_ROWS = 131_072;
 
 interface QueuedBatch {
   layout: DatasetLayout;

@@ -9,7 +9,7 @@ import {
   type DuckDBDataChunk,
   type DuckDBTableFunctionBindInfo,
 } from '@duckdb/node-api';
-import { ROLLUP_EXACT_VALUES, type RollupCell } from '../../apply/rollups/rollup-cell.js';
+import type { CellBlock } from '../../apply/rollups/cell-block.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import { APPEND_CHUNK_ROWS } from './duckdb-chunk-writer.js';
@@ -19,23 +19,37 @@ import { VectorScratch, fillBlobs, fillDoubles, fillInt64s, fillStrings } from '
 /** The table function's name; registered once, on the store's rollup connection. */
 export const ROLLUP_ROWS_FUNCTION = 'sluice_rollup_rows';
 
+/** Cells of a block to write, by index. */
+export interface BlockCells {
+  readonly block: CellBlock;
+  readonly cells: Uint32Array;
+}
+
 interface PendingCells {
   readonly layout: DatasetLayout;
-  readonly cells: readonly RollupCell[];
+  readonly parts: readonly BlockCells[];
+  readonly total: number;
+  part: number;
+  /** Next cell of the current part. */
   at: number;
+  written: number;
   failure: unknown;
 }
 
 /**
  * Writes rollup cells into a rollup table with `INSERT … SELECT * FROM sluice_rollup_rows()`: each
- * 2048-row chunk is gathered into typed arrays and copied into DuckDB's vectors whole (see
- * duckdb-vector-fill.ts), instead of one appender call per value, which measured as the largest cost
- * of a rollup flush. Column order follows `rollupColumnDefs`.
+ * 2048-row chunk is copied into DuckDB's vectors column by column from the blocks' typed arrays (see
+ * duckdb-vector-fill.ts), instead of one appender call per value. Column order follows
+ * `rollupColumnDefs`.
  */
 export class RollupRowsSource {
   private pending: PendingCells | undefined;
   private readonly scratch = new VectorScratch(APPEND_CHUNK_ROWS);
   private readonly identity = Uint32Array.from({ length: APPEND_CHUNK_ROWS }, (_, i) => i);
+  private readonly keys: string[][] = [];
+  private readonly lows = new Float64Array(APPEND_CHUNK_ROWS);
+  private readonly highs = new Float64Array(APPEND_CHUNK_ROWS);
+  private readonly blobs: (Uint8Array | null)[] = new Array<Uint8Array | null>(APPEND_CHUNK_ROWS).fill(null);
 
   constructor(conn: DuckDBConnection) {
     conn.registerTableFunction(
@@ -48,17 +62,18 @@ export class RollupRowsSource {
     );
   }
 
-  /** Inserts `cells` into `table`, inside `conn`'s open transaction. */
+  /** Inserts the cells into `table`, inside `conn`'s open transaction. */
   async insert(
     conn: DuckDBConnection,
     layout: DatasetLayout,
     table: string,
-    cells: readonly RollupCell[],
+    parts: readonly BlockCells[],
   ): Promise<void> {
-    if (cells.length === 0) return;
+    const total = parts.reduce((n, p) => n + p.cells.length, 0);
+    if (total === 0) return;
     if (this.pending !== undefined)
       throw new SluiceError('internal', 'another rollup write is still copying rows');
-    const pending: PendingCells = { layout, cells, at: 0, failure: undefined };
+    const pending: PendingCells = { layout, parts, total, part: 0, at: 0, written: 0, failure: undefined };
     this.pending = pending;
     try {
       await conn.run(`INSERT INTO ${quoteIdent(table)} SELECT * FROM ${ROLLUP_ROWS_FUNCTION}()`);
@@ -67,8 +82,8 @@ export class RollupRowsSource {
     } finally {
       this.pending = undefined;
     }
-    if (pending.at !== cells.length)
-      throw new SluiceError('internal', `DuckDB took ${pending.at} of ${cells.length} rollup rows`);
+    if (pending.written !== total)
+      throw new SluiceError('internal', `DuckDB took ${pending.written} of ${total} rollup rows`);
   }
 
   private bind(info: DuckDBTableFunctionBindInfo): void {
@@ -85,84 +100,70 @@ export class RollupRowsSource {
       for (const part of ['sum', 'min', 'max', 'sumsq']) info.addResultColumn(`${f.name}.${part}`, DOUBLE);
       info.addResultColumn(`${f.name}.sketch`, BLOB);
     }
-    info.setCardinality(p.cells.length, true);
+    info.setCardinality(p.total, true);
   }
 
   private produce(output: DuckDBDataChunk): void {
     const p = this.pending;
-    const size = p === undefined ? 0 : Math.min(APPEND_CHUNK_ROWS, p.cells.length - p.at);
-    if (p === undefined || size <= 0) {
+    while (p !== undefined && p.part < p.parts.length && p.at >= p.parts[p.part]!.cells.length) {
+      p.part++;
+      p.at = 0;
+    }
+    if (p === undefined || p.part >= p.parts.length) {
       duckdb.data_chunk_set_size(output.chunk, 0);
       return;
     }
+    const part = p.parts[p.part]!;
+    const size = Math.min(APPEND_CHUNK_ROWS, part.cells.length - p.at);
     try {
-      this.fill(output.chunk, p, size);
+      this.fill(output.chunk, p.layout, part, p.at, size);
     } catch (e) {
       p.failure = e;
       throw e;
     }
     p.at += size;
+    p.written += size;
   }
 
-  private fill(chunk: duckdb.DataChunk, p: PendingCells, size: number): void {
-    const { cells, at } = p;
+  private fill(
+    chunk: duckdb.DataChunk,
+    layout: DatasetLayout,
+    part: BlockCells,
+    at: number,
+    size: number,
+  ): void {
     const s = this.scratch;
-    const rows = this.identity;
-    const nk = p.layout.keys.length;
-    const nf = p.layout.fields.length;
-    // One pass over the cells gathers every column; then each column is one copy into its vector.
-    const cols = this.columns(nk, nf, size);
+    const { block, cells } = part;
+    const nk = layout.keys.length;
+    while (this.keys.length < nk) this.keys.push(new Array<string>(APPEND_CHUNK_ROWS));
     for (let j = 0; j < size; j++) {
-      const c = cells[at + j]!;
-      for (let k = 0; k < nk; k++) cols.keys[k]![j] = c.keys[k]!;
-      cols.bucket[j] = c.bucketUs;
-      cols.rows[j] = c.rows;
-      for (let f = 0; f < nf; f++) {
-        const r = c.fields[f]!;
-        const o = f * 5;
-        cols.nums[o]![j] = r.count;
-        cols.nums[o + 1]![j] = r.sum;
-        // NaN is stored as NULL: an empty field has no min or max.
-        cols.nums[o + 2]![j] = r.count === 0 ? NaN : r.min;
-        cols.nums[o + 3]![j] = r.count === 0 ? NaN : r.max;
-        cols.nums[o + 4]![j] = r.sumSq;
-        cols.blobs[f]![j] = r.sketch === null ? null : r.sketch.toBytes(ROLLUP_EXACT_VALUES);
-      }
+      const keys = block.seriesKeys[block.seriesOf[cells[at + j]!]!]!;
+      for (let k = 0; k < nk; k++) this.keys[k]![j] = keys[k]!;
     }
     duckdb.data_chunk_reset(chunk);
     duckdb.data_chunk_set_size(chunk, size);
     let col = 0;
     const next = (): duckdb.Vector => duckdb.data_chunk_get_vector(chunk, col++);
-    for (let k = 0; k < nk; k++) fillStrings(next(), s, cols.keys[k]!, rows, 0, size);
-    fillInt64s(next(), s, cols.bucket, rows, 0, size, 'bucket');
-    fillInt64s(next(), s, cols.rows, rows, 0, size, 'rows');
-    for (let f = 0; f < nf; f++) {
-      fillInt64s(next(), s, cols.nums[f * 5]!, rows, 0, size, 'count');
-      for (let part = 1; part < 5; part++) fillDoubles(next(), s, cols.nums[f * 5 + part]!, rows, 0, size);
-      fillBlobs(next(), s, cols.blobs[f]!, size);
+    for (let k = 0; k < nk; k++) fillStrings(next(), s, this.keys[k]!, this.identity, 0, size);
+    fillInt64s(next(), s, block.bucketUs, cells, at, size, 'bucket');
+    fillInt64s(next(), s, block.rows, cells, at, size, 'rows');
+    for (const f of block.fields) {
+      fillInt64s(next(), s, f.count, cells, at, size, 'count');
+      fillDoubles(next(), s, f.sum, cells, at, size);
+      // An empty field has no min or max: NaN is stored as NULL.
+      for (let j = 0; j < size; j++) {
+        const c = cells[at + j]!;
+        const empty = f.count[c] === 0;
+        this.lows[j] = empty ? NaN : f.min[c]!;
+        this.highs[j] = empty ? NaN : f.max[c]!;
+        const len = f.sketch.length[c]!;
+        const from = f.sketch.start[c]!;
+        this.blobs[j] = len === 0 ? null : f.sketch.bytes.subarray(from, from + len);
+      }
+      fillDoubles(next(), s, this.lows, this.identity, 0, size);
+      fillDoubles(next(), s, this.highs, this.identity, 0, size);
+      fillDoubles(next(), s, f.sumSq, cells, at, size);
+      fillBlobs(next(), s, this.blobs, size);
     }
-  }
-
-  private scratchColumns: ReturnType<RollupRowsSource['makeColumns']> | undefined;
-
-  private columns(nk: number, nf: number, size: number) {
-    const c = this.scratchColumns;
-    if (c !== undefined && c.keys.length === nk && c.blobs.length === nf) {
-      for (const b of c.blobs) b.length = size;
-      for (const k of c.keys) k.length = size;
-      return c;
-    }
-    return (this.scratchColumns = this.makeColumns(nk, nf));
-  }
-
-  private makeColumns(nk: number, nf: number) {
-    const n = APPEND_CHUNK_ROWS;
-    return {
-      keys: Array.from({ length: nk }, () => new Array<string>(n)),
-      bucket: new Float64Array(n),
-      rows: new Float64Array(n),
-      nums: Array.from({ length: nf * 5 }, () => new Float64Array(n)),
-      blobs: Array.from({ length: nf }, () => new Array<Uint8Array | null>(n).fill(null)),
-    };
   }
 }

@@ -1,4 +1,5 @@
 import { DuckDBBlobValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { blockOfCells, cellOf, type CellBlock } from '../../apply/rollups/cell-block.js';
 import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import {
   ROLLUP_SKETCH,
@@ -12,7 +13,7 @@ import { rollupLevelsOf, type RollupLevel } from '../../apply/rollups/rollup-lev
 import type { DatasetLayout } from '../../core/dataset.js';
 import { QuantileSketch } from '../../query/quantile-sketch.js';
 import { numberOrNull, textOf } from './duckdb-result-values.js';
-import type { RollupRowsSource } from './duckdb-rollup-writer.js';
+import type { BlockCells, RollupRowsSource } from './duckdb-rollup-writer.js';
 import { quoteIdent } from './duckdb-sql.js';
 
 /**
@@ -108,44 +109,43 @@ function cellOfRow(layout: DatasetLayout, row: readonly DuckDBValue[]): RollupCe
 }
 
 /**
- * Merges delta cells into one rollup table, inside `conn`'s open transaction, so each (series, bucket)
- * stays one row. Cells past `storedUpTo` (the latest bucket the table may hold) cannot exist yet and
- * are appended; the stored rows of the others are read, merged with the deltas, deleted and written
- * back. Reads are limited to the deltas' bucket range, which lets DuckDB skip the rest of the table by
- * its zone maps. Returns the latest bucket written.
+ * Merges a block of delta cells into one rollup table, inside `conn`'s open transaction, so each
+ * (series, bucket) stays one row. Cells past `storedUpTo` (the latest bucket the table may hold)
+ * cannot exist yet and are appended straight from the block; the stored rows of the others are read,
+ * merged with their deltas, deleted and written back. Reads are limited to the deltas' bucket range,
+ * which lets DuckDB skip the rest of the table by its zone maps. Returns the latest bucket written.
  */
 export async function mergeRollupTable(
   conn: DuckDBConnection,
   layout: DatasetLayout,
   name: string,
-  deltas: readonly RollupCell[],
+  block: CellBlock,
   storedUpTo: number,
   writer: RollupRowsSource,
 ): Promise<number> {
   let latest = -Infinity;
-  if (deltas.length === 0) return latest;
+  if (block.size === 0) return latest;
   const table = quoteIdent(name);
-  const fresh: RollupCell[] = [];
-  const cells = new Map<string, RollupCell>();
+  const older = new Map<string, number>();
   let lo = Infinity;
   let hi = -Infinity;
-  for (const d of deltas) {
-    if (d.bucketUs > latest) latest = d.bucketUs;
-    if (d.bucketUs > storedUpTo) {
-      fresh.push(d);
-      continue;
-    }
-    cells.set(`${seriesIdOf(d.keys)}\u001e${d.bucketUs}`, d);
-    if (d.bucketUs < lo) lo = d.bucketUs;
-    if (d.bucketUs > hi) hi = d.bucketUs;
+  for (let c = 0; c < block.size; c++) {
+    const bucket = block.bucketUs[c]!;
+    if (bucket > latest) latest = bucket;
+    if (bucket > storedUpTo) continue;
+    older.set(`${seriesIdOf(block.seriesKeys[block.seriesOf[c]!]!)}\u001e${bucket}`, c);
+    if (bucket < lo) lo = bucket;
+    if (bucket > hi) hi = bucket;
   }
-  if (cells.size > 0) {
+  const merged: RollupCell[] = [];
+  const replaced = new Set<number>();
+  if (older.size > 0) {
     const keyDefs = [...layout.keys.map((k) => `${quoteIdent(k.name)} VARCHAR`), 'bucket BIGINT'];
     await conn.run(`CREATE OR REPLACE TABLE ${STAGE_TABLE} (${keyDefs.join(', ')})`);
     const stage = await conn.createAppender(STAGE_TABLE);
-    for (const d of cells.values()) {
-      for (const k of d.keys) stage.appendVarchar(k);
-      stage.appendBigInt(BigInt(d.bucketUs));
+    for (const c of older.values()) {
+      for (const k of block.seriesKeys[block.seriesOf[c]!]!) stage.appendVarchar(k);
+      stage.appendBigInt(BigInt(block.bucketUs[c]!));
       stage.endRow();
     }
     stage.closeSync();
@@ -157,11 +157,11 @@ export async function mergeRollupTable(
     );
     for (const row of stored.getRows()) {
       const old = cellOfRow(layout, row);
-      const id = `${seriesIdOf(old.keys)}\u001e${old.bucketUs}`;
-      const delta = cells.get(id);
-      if (delta === undefined) continue;
-      mergeCell(old, delta);
-      cells.set(id, old);
+      const c = older.get(`${seriesIdOf(old.keys)}\u001e${old.bucketUs}`);
+      if (c === undefined || replaced.has(c)) continue;
+      mergeCell(old, cellOf(block, c));
+      merged.push(old);
+      replaced.add(c);
     }
     await conn.run(
       `DELETE FROM ${table} r USING ${STAGE_TABLE} s WHERE ${keyJoin(layout, 'r', 's')} AND ${inRange}`,
@@ -169,8 +169,15 @@ export async function mergeRollupTable(
     );
     await conn.run(`DROP TABLE ${STAGE_TABLE}`);
   }
-  for (const cell of cells.values()) fresh.push(cell);
-  await writer.insert(conn, layout, name, fresh);
+  const fresh = new Uint32Array(block.size - replaced.size);
+  let n = 0;
+  for (let c = 0; c < block.size; c++) if (!replaced.has(c)) fresh[n++] = c;
+  const parts: BlockCells[] = [{ block, cells: fresh }];
+  if (merged.length > 0) {
+    const again = blockOfCells(merged, layout.fields.length);
+    parts.push({ block: again, cells: Uint32Array.from({ length: again.size }, (_, i) => i) });
+  }
+  await writer.insert(conn, layout, name, parts);
   return latest;
 }
 
@@ -192,10 +199,11 @@ export async function mergeAllRollups(
   writer: RollupRowsSource,
 ): Promise<Map<string, number>> {
   const written = new Map<string, number>();
-  for (const { level, cells: byRes } of deltas) {
+  for (const { level, blocks: byRes } of deltas) {
     for (const res of level.resolutions) {
       const table = rollupTableOf(layout.spec.name, res, level);
-      const cells = byRes[res] ?? [];
+      const cells = byRes[res];
+      if (cells === undefined) continue;
       let upTo = storedUpTo.get(table);
       if (upTo === undefined) storedUpTo.set(table, (upTo = await latestStoredBucket(conn, table)));
       written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer));
