@@ -8,12 +8,16 @@ import { SluiceError } from '../core/errors.js';
 import type { IngestMetrics } from '../ingest/ingest-metrics.js';
 import type { UploadLifecycle } from '../ingest/uploads/upload-lifecycle.js';
 import type { StatsSnapshot } from '../query/stats-snapshot.js';
+import type { GroupHandled } from '../log/batch-log.js';
 import type { MetaStore } from '../store/meta-store.js';
-import type { SeriesStore } from '../store/series-store.js';
+import type { AppendResult, SeriesStore } from '../store/series-store.js';
 import { DedupGuard } from './dedup-guard.js';
 import { DedupIndex } from './dedup-index.js';
 import type { ReplaceVersions } from './replace-versions.js';
 import type { StatsCheckpoints } from './stats-checkpoints.js';
+
+/** What is left of a group once its rows are stored: statistics, reports, listeners. */
+type Fold = () => Promise<void>;
 
 /** Tries of a group failing with a non-retriable error before its uploads fail. */
 const MAX_ATTEMPTS = 5;
@@ -70,8 +74,14 @@ export class Applier {
   private readonly statsSeq = new Map<string, number>();
   /** Per dataset, the apply sequence its last statistics checkpoint covers. */
   private readonly savedSeq = new Map<string, number>();
-  /** Applying a group and writing checkpoints take turns, so a checkpoint sees whole groups only. */
-  private readonly turn = new AsyncMutex();
+  /**
+   * A group is handled in two stages: storing its rows (dedup, store transaction) under `applying`,
+   * then folding them into statistics and recording reports under `folding`. The next group is
+   * stored while the previous one folds, so the store's thread and this one work side by side.
+   * Checkpoints take `folding`, so they see whole groups only.
+   */
+  private readonly applying = new AsyncMutex();
+  private readonly folding = new AsyncMutex();
   private checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -115,7 +125,7 @@ export class Applier {
    * store holds as cold until it has seen it.
    */
   rebuildDataset(layout: DatasetLayout): Promise<void> {
-    return this.turn.run(() => this.rebuildLocked(layout));
+    return this.applying.run(() => this.folding.run(() => this.rebuildLocked(layout)));
   }
 
   private async rebuildLocked(layout: DatasetLayout): Promise<void> {
@@ -163,7 +173,7 @@ export class Applier {
    * last one. Runs between groups, never while one is being applied.
    */
   checkpointStats(): Promise<void> {
-    return this.turn.run(() => this.checkpointLocked());
+    return this.folding.run(() => this.checkpointLocked());
   }
 
   /**
@@ -171,10 +181,12 @@ export class Applier {
    * applied in between: the statistics on disk then hold every row the drop removes.
    */
   afterCheckpoint<T>(drop: () => Promise<T>): Promise<T> {
-    return this.turn.run(async () => {
-      await this.checkpointLocked();
-      return drop();
-    });
+    return this.applying.run(() =>
+      this.folding.run(async () => {
+        await this.checkpointLocked();
+        return drop();
+      }),
+    );
   }
 
   private async checkpointLocked(): Promise<void> {
@@ -218,15 +230,24 @@ export class Applier {
    * batch the store refuses) fails its uploads and is skipped after a few tries, so one poisoned batch
    * cannot stop every upload behind it. Retriable errors (a store outage) are retried until they pass.
    */
-  consume(batches: readonly ColumnarBatch[]): Promise<void> {
-    return this.turn.run(() => this.consumeLocked(batches));
+  consume(batches: readonly ColumnarBatch[]): Promise<GroupHandled> {
+    return this.applying.run(async () => {
+      const folds = await this.storeLocked(batches);
+      const settled = this.folding.run(async () => {
+        for (const fold of folds) await fold();
+      });
+      // The log awaits `settled` before it acknowledges the group, and redelivers it on failure.
+      settled.catch(() => undefined);
+      return { settled };
+    });
   }
 
-  private async consumeLocked(batches: readonly ColumnarBatch[]): Promise<void> {
+  private async storeLocked(batches: readonly ColumnarBatch[]): Promise<Fold[]> {
     const head = batches[0]?.id ?? '';
     try {
-      await this.applyGroup(batches);
+      const folds = await this.applyGroup(batches);
       this.attempts.delete(head);
+      return folds;
     } catch (err) {
       const tries = (this.attempts.get(head) ?? 0) + 1;
       this.attempts.set(head, tries);
@@ -235,14 +256,16 @@ export class Applier {
       const message = `applying failed ${tries} times: ${(err as Error).message}`;
       for (const source of new Set(batches.map((b) => b.source)))
         await this.deps.lifecycle.fail(source, message);
+      return [];
     }
   }
 
   /**
-   * Applies consecutive batches from the log. Runs of batches for one append-mode dataset go to the
-   * SeriesStore in one transaction (group commit), which spreads the commit's fsync over many batches.
+   * Stores consecutive batches from the log; returns what is left to fold. Runs of batches for one
+   * append-mode dataset go to the SeriesStore in one transaction (group commit), which spreads the
+   * commit's fsync over many batches.
    */
-  async applyGroup(batches: readonly ColumnarBatch[]): Promise<void> {
+  private async applyGroup(batches: readonly ColumnarBatch[]): Promise<Fold[]> {
     const { lifecycle, registry } = this.deps;
     // Batches of cancelled or unknown uploads, or of deleted datasets, are acknowledged and dropped.
     const live = batches.filter((b) => {
@@ -253,6 +276,7 @@ export class Applier {
       if (!keep) this.done(b, null);
       return keep;
     });
+    const folds: Fold[] = [];
     for (let i = 0; i < live.length;) {
       const { layout } = registry.get(live[i]!.dataset);
       let j = i + 1;
@@ -264,14 +288,19 @@ export class Applier {
           else this.done(b, null);
         }
       } else {
-        await this.applySeries(layout, live.slice(i, j));
+        folds.push(await this.applySeries(layout, live.slice(i, j)));
       }
       i = j;
     }
+    return folds;
   }
 
-  private async applySeries(layout: DatasetLayout, group: readonly ColumnarBatch[]): Promise<void> {
-    const { series, snapshot } = this.deps;
+  /**
+   * Stores a run of one dataset's batches in one transaction and updates dedup at once (the next
+   * group's masks depend on it); returns the fold: statistics, reports and listeners, in batch order.
+   */
+  private async applySeries(layout: DatasetLayout, group: readonly ColumnarBatch[]): Promise<Fold> {
+    const { series } = this.deps;
     const guard = layout.spec.dedup === 'none' ? null : this.guardFor(layout);
     // Rows kept by earlier batches of the group are not in the index until the group commits.
     const inGroup = guard ? new DedupIndex(group.reduce((n, b) => n + b.length, 0)) : null;
@@ -287,11 +316,23 @@ export class Applier {
       await yieldToEventLoop();
     }
     const results = await series.appendMany(layout, items);
+    if (guard)
+      items.forEach(({ batch, keep }, k) => {
+        if (results[k]!.applied && keep) guard.commit(batch, keep);
+      });
+    return () => this.foldSeries(layout, items, results);
+  }
+
+  private async foldSeries(
+    layout: DatasetLayout,
+    items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
+    results: readonly AppendResult[],
+  ): Promise<void> {
+    const { snapshot } = this.deps;
     for (let k = 0; k < items.length; k++) {
       const { batch, keep } = items[k]!;
       const res = results[k]!;
       if (res.applied) {
-        if (guard && keep) guard.commit(batch, keep);
         snapshot.add(layout, batch, keep);
         if (res.seq > (this.statsSeq.get(layout.spec.name) ?? 0))
           this.statsSeq.set(layout.spec.name, res.seq);

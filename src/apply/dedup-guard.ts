@@ -4,8 +4,12 @@ import type { SeriesStore } from '../store/series-store.js';
 import { DedupIndex } from './dedup-index.js';
 import { TimeIntervals } from './time-intervals.js';
 
-/** Hash tables kept in memory; the oldest leaves when a new one starts past the bound. */
-const GENERATIONS = 4;
+/**
+ * Hash tables kept in memory; the oldest leaves when a new one starts past the bound. Many small
+ * tables rather than a few large ones: an in-order stream probes only the newest, which then stays
+ * in the CPU caches.
+ */
+const GENERATIONS = 16;
 
 /** Hashes of rows applied one after another, and the event times they span. */
 interface Generation {
@@ -43,7 +47,7 @@ export class DedupGuard {
     maxRows: number,
   ) {
     this.byTime = layout.spec.dedup !== 'key';
-    this.perGeneration = this.byTime ? Math.max(1024, Math.ceil(maxRows / GENERATIONS)) : Infinity;
+    this.perGeneration = this.byTime ? Math.max(256, Math.ceil(maxRows / GENERATIONS)) : Infinity;
   }
 
   /** Hashes held in memory. */
@@ -76,9 +80,10 @@ export class DedupGuard {
   commit(batch: ColumnarBatch, keep: Uint8Array): void {
     const hashes = batch.hashes!;
     const time = batch.timeUs;
+    let gen = this.current();
     for (let i = 0; i < batch.length; i++) {
       if (keep[i] !== 1) continue;
-      const gen = this.current();
+      if (gen.index.size >= this.perGeneration) gen = this.current();
       gen.index.add(hashes[i]!);
       const t = time === null ? NaN : time[i]!;
       if (t !== t) gen.untimed = true;
@@ -103,7 +108,11 @@ export class DedupGuard {
   private current(): Generation {
     let gen = this.gens[this.gens.length - 1];
     if (gen === undefined || gen.index.size >= this.perGeneration) {
-      gen = { index: new DedupIndex(), minUs: Infinity, maxUs: -Infinity, untimed: false };
+      // Sized for a full generation up front, so it never pauses to grow (key dedup: one, growing).
+      const index = Number.isFinite(this.perGeneration)
+        ? new DedupIndex(this.perGeneration)
+        : new DedupIndex();
+      gen = { index, minUs: Infinity, maxUs: -Infinity, untimed: false };
       this.gens.push(gen);
       if (this.gens.length > GENERATIONS) {
         const old = this.gens.shift()!;

@@ -16,6 +16,15 @@ export interface BatchLogStats {
   lagMs: number;
 }
 
+/**
+ * A handler's answer that lets the next group in before this one is done: the log delivers the next
+ * group at once, acknowledges this one once `settled` resolves, and, should it reject, delivers
+ * again from this group on.
+ */
+export interface GroupHandled {
+  readonly settled: Promise<void>;
+}
+
 export interface BatchLog {
   readonly kind: string;
   init(): Promise<void>;
@@ -30,9 +39,14 @@ export interface BatchLog {
   /**
    * Like `consume`, but hands over up to `maxBatches` consecutive batches at once (whatever is
    * durable), acknowledged together after the handler resolves, so the consumer can apply them in
-   * one store transaction.
+   * one store transaction. A handler that resolves with `GroupHandled` pipelines: the next group is
+   * handed over while this one settles (at most two groups unsettled), and acknowledgements still
+   * follow log order.
    */
-  consumeGroups(handler: (batches: ColumnarBatch[]) => Promise<void>, maxBatches: number): void;
+  consumeGroups(
+    handler: (batches: ColumnarBatch[]) => Promise<void | GroupHandled>,
+    maxBatches: number,
+  ): void;
   stats(): BatchLogStats;
   /** Resolves when every batch appended so far has been acknowledged. */
   drained(): Promise<void>;

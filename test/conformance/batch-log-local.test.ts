@@ -115,14 +115,46 @@ describe('LocalBatchLog', () => {
     expect(await consumeAll(await open({ dir: dir2 }))).toStrictEqual(['flip:0', 'flip:1']);
   });
 
-  it('refuses to open when a closed segment is damaged, instead of skipping data', async () => {
+  it('refuses to open when a segment older than the last two is damaged, instead of skipping data', async () => {
     const dir = newDir();
     const log = await open({ dir, segmentBytes: 3_000 });
-    for (let i = 0; i < 3; i++) await log.append(makeTestBatch('bad', i, 20));
+    for (let i = 0; i < 6; i++) await log.append(makeTestBatch('bad', i, 20));
     await log.close();
+    expect(segments(dir).length).toBeGreaterThan(2);
     const first = path.join(dir, segments(dir)[0]!);
     fs.truncateSync(first, fs.statSync(first).size - 10);
     await expect(openLog({ dir })).rejects.toThrow(/corrupt/);
+  });
+
+  it('cuts a segment torn before its roll was synced, and drops the newer one', async () => {
+    const dir = newDir();
+    const log = await open({ dir, segmentBytes: 3_000 });
+    for (let i = 0; i < 6; i++) await log.append(makeTestBatch('roll', i, 20));
+    await log.close();
+    const names = segments(dir);
+    // As if the machine stopped after the roll, before the group fsync reached the older segment.
+    const older = path.join(dir, names.at(-2)!);
+    fs.truncateSync(older, fs.statSync(older).size - 10);
+    const reopened = await open({ dir, segmentBytes: 3_000 });
+    expect(segments(dir)).not.toContain(names.at(-1));
+    const ids = await consumeAll(reopened);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.length).toBeLessThan(6);
+    expect(ids).toStrictEqual(ids.map((_, i) => `roll:${i}`));
+  });
+
+  it('rolls to a new segment without an fsync on the appending thread', async () => {
+    const dir = newDir();
+    const sync = vi.spyOn(fs, 'fsyncSync');
+    try {
+      const log = await open({ dir, segmentBytes: 3_000 });
+      for (let i = 0; i < 6; i++) await log.append(makeTestBatch('nosync', i, 20));
+      expect(segments(dir).length).toBeGreaterThan(2);
+      expect(sync).not.toHaveBeenCalled();
+      await log.close();
+    } finally {
+      sync.mockRestore();
+    }
   });
 
   it('redelivers the batch whose handler was running when the process died', async () => {

@@ -154,6 +154,56 @@ export function runBatchLogConformance(name: string, make: () => Promise<BatchLo
       expect(groups[0]).toHaveLength(4);
     });
 
+    it('pipelines groups that answer with a settling promise: two in flight, acknowledged in order', async () => {
+      const h = await setup();
+      const sent = Array.from({ length: 12 }, (_, i) => makeTestBatch('pipe', i, 8));
+      for (const b of sent) await h.log.append(b);
+      const handed: string[][] = [];
+      const release: (() => void)[] = [];
+      h.log.consumeGroups(async (batches) => {
+        handed.push(batches.map((b) => b.id));
+        const settled = new Promise<void>((resolve) => release.push(resolve));
+        return { settled };
+      }, 3);
+      // The second group is handed over while the first is still settling, but not a third.
+      await until(() => handed.length === 2);
+      await sleep(100);
+      expect(handed).toHaveLength(2);
+      expect(h.log.stats().backlogBatches).toBe(12);
+      release[0]!();
+      await until(() => handed.length === 3);
+      await until(() => h.log.stats().backlogBatches === 9);
+      // Settling out of order still acknowledges in log order.
+      release[2]!();
+      await sleep(30);
+      expect(h.log.stats().backlogBatches).toBe(9);
+      release[1]!();
+      await until(() => h.log.stats().backlogBatches <= 3);
+      while (release.length < 4) await sleep(5);
+      release[3]!();
+      await h.log.drained();
+      expect(handed.flat()).toStrictEqual(sent.map((b) => b.id));
+    });
+
+    it('delivers again from a group whose settling failed, with the groups after it', async () => {
+      const h = await setup();
+      const sent = Array.from({ length: 6 }, (_, i) => makeTestBatch('resettle', i, 8));
+      for (const b of sent) await h.log.append(b);
+      const handed: string[] = [];
+      let failed = false;
+      h.log.consumeGroups(async (batches) => {
+        handed.push(...batches.map((b) => b.id));
+        const first = batches[0]!.seq === 2 && !failed;
+        if (first) failed = true;
+        return { settled: first ? Promise.reject(new Error('recording failed')) : Promise.resolve() };
+      }, 2);
+      await h.log.drained();
+      // resettle:2 and :3 failed to settle; they come again, after whatever was already handed over.
+      const last = handed.lastIndexOf('resettle:2');
+      expect(handed.indexOf('resettle:2')).toBeLessThan(last);
+      expect(handed.slice(last)).toStrictEqual(['resettle:2', 'resettle:3', 'resettle:4', 'resettle:5']);
+    });
+
     it('keeps appended batches across close and reopen', async () => {
       const h = await setup();
       const sent = Array.from({ length: 5 }, (_, i) => makeTestBatch('durable', i, 50));

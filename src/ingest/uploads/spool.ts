@@ -48,11 +48,12 @@ export class Spool {
     });
     const out = fs.createWriteStream(file, { flags: 'w', highWaterMark: 1 << 20 });
     await pipeline(body, counter, out);
-    const fd = fs.openSync(file, 'r');
+    // Off the event loop: syncing a whole body's pages can take a while.
+    const handle = await fs.promises.open(file, 'r');
     try {
-      fs.fsyncSync(fd);
+      await handle.sync();
     } finally {
-      fs.closeSync(fd);
+      await handle.close();
     }
     return bytes;
   }

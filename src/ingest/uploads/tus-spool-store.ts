@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { fsyncAsync } from '../../log/local/log-io.js';
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import type { MetaStore, UploadRow } from '../../store/meta-store.js';
@@ -82,7 +83,8 @@ export class TusSpoolStore extends DataStore {
     let written = offset;
     let durable = offset;
     const makeDurable = async (): Promise<void> => {
-      fs.fsyncSync(fd);
+      // Off the event loop: an fsync of megabytes of fresh pages can take tens of milliseconds.
+      await fsyncAsync(fd);
       durable = written;
       const complete = length !== null && durable === length;
       await this.meta.updateUpload(id, { bytesReceived: durable });

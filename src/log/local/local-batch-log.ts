@@ -1,21 +1,27 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import fs from 'node:fs';
 import type { ColumnarBatch } from '../../core/batch.js';
+import type { GroupHandled } from '../batch-log.js';
 import { isSluiceError, SluiceError } from '../../core/errors.js';
 import type { BatchLog, BatchLogStats } from '../batch-log.js';
 import { type AckPosition, readAck, removeAckTemp, writeAck } from './ack-file.js';
 import { BatchEncoder } from './batch-codec.js';
 import { GroupCommit } from './group-commit.js';
-import { unavailable } from './log-io.js';
+import { fsyncDir, unavailable } from './log-io.js';
 import { PREFIX, readRecord, type RecordRef, type Segment, writeRecord } from './segment-records.js';
 import { createSegmentFile, listSegmentIds, openSegment, scanSegment } from './segment-scan.js';
+
+/** Groups handed to a pipelining handler and not yet settled, at most. */
+const PIPELINE_DEPTH = 2;
 
 /**
  * BatchLog over segment files in one directory.
  *
  * A record is `[u32 length][u32 crc32][payload]`, the payload being `[f64 appended-at ms][batch]`, so
- * lag survives a restart. Only the tail segment can hold a torn record: a segment is fsynced before
- * the next one is created. The consumer position lives in `consumer.json` (segment, offset after the
+ * lag survives a restart. A closed segment stays dirty until the next group fsync, which syncs it with
+ * the new tail, so a roll never blocks the event loop on a whole segment's fsync. A torn record can
+ * therefore sit in the last two segments; if it is in the older one, no fsync has completed since the
+ * roll, so nothing in the newer one was ever acknowledged, and both are cut there. The consumer position lives in `consumer.json` (segment, offset after the
  * last acknowledged record), replaced atomically. Batches are delivered only once durable, so an
  * acknowledgement never points past data a crash could lose.
  */
@@ -106,9 +112,17 @@ export class LocalBatchLog implements BatchLog {
       this.segments.push(seg);
       if (id < this.ack.segment) continue;
       const start = id === this.ack.segment ? Math.min(this.ack.offset, seg.size) : 0;
-      scanSegment(seg, start, i === ids.length - 1, (offset, size, appendedAt) =>
+      const cut = scanSegment(seg, start, i >= ids.length - 2, (offset, size, appendedAt) =>
         this.push({ no: ++this.lastNo, segment: seg, offset, size, appendedAt }),
       );
+      if (cut && i === ids.length - 2) {
+        // Torn before the last roll was synced: the newest segment holds nothing acknowledged.
+        const last = openSegment(this.dir, ids[i + 1]!);
+        fs.closeSync(last.fd);
+        fs.rmSync(last.file, { force: true });
+        await fsyncDir(this.dir);
+        break;
+      }
     }
     this.durableNo = this.lastNo;
     this.deleteAckedSegments();
@@ -153,9 +167,7 @@ export class LocalBatchLog implements BatchLog {
     let tail = this.tail;
     try {
       if (tail.size >= this.segmentBytes) {
-        // The closed segment is made durable before the next exists, so only the tail can be torn.
-        fs.fsyncSync(tail.fd);
-        this.commit.forget(tail);
+        // The closed segment stays dirty: the next group fsync makes it durable with the new tail.
         this.createSegment();
         tail = this.tail;
         this.deleteAckedSegments();
@@ -182,51 +194,84 @@ export class LocalBatchLog implements BatchLog {
     this.consumeGroups((batches) => handler(batches[0]!), 1);
   }
 
-  consumeGroups(handler: (batches: ColumnarBatch[]) => Promise<void>, maxBatches: number): void {
+  consumeGroups(
+    handler: (batches: ColumnarBatch[]) => Promise<void | GroupHandled>,
+    maxBatches: number,
+  ): void {
     if (this.state !== 'open') throw new SluiceError('internal', 'the batch log is not open');
     if (this.consumer !== null) throw new SluiceError('internal', 'the batch log already has a consumer');
     this.consumer = this.deliver(handler, Math.max(1, maxBatches));
   }
 
+  /**
+   * Delivers groups in log order. A group the handler answers with `GroupHandled` stays in flight
+   * until it settles, while the next one is delivered; at most PIPELINE_DEPTH groups are in flight,
+   * and acknowledgements follow log order. A failure, of the handler or of a settling, delivers again
+   * from the oldest unacknowledged group after a backoff: the Applier makes repeats harmless.
+   */
   private async deliver(
-    handler: (batches: ColumnarBatch[]) => Promise<void>,
+    handler: (batches: ColumnarBatch[]) => Promise<void | GroupHandled>,
     maxBatches: number,
   ): Promise<void> {
     let backoff = this.retryInitialMs;
-    // A group being retried is decoded once.
-    let cached: { refs: RecordRef[]; batches: ColumnarBatch[] } | null = null;
+    const inFlight: { refs: RecordRef[]; settled: Promise<void> }[] = [];
+    /** Records handed to the handler past the acknowledged head. */
+    let ahead = 0;
+    const fail = async (err: unknown, batch: ColumnarBatch | null): Promise<void> => {
+      this.report(err, batch);
+      await Promise.allSettled(inFlight.map((g) => g.settled));
+      inFlight.length = 0;
+      ahead = 0;
+      await this.pause(backoff);
+      backoff = Math.min(backoff * 2, this.retryMaxMs);
+    };
+    /** Acknowledges the oldest group in flight once it settles; false when it failed. */
+    const settleOldest = async (): Promise<boolean> => {
+      const oldest = inFlight[0]!;
+      try {
+        await oldest.settled;
+      } catch (err) {
+        await fail(err, null);
+        return false;
+      }
+      inFlight.shift();
+      ahead -= oldest.refs.length;
+      for (const ref of oldest.refs) this.acknowledge(ref);
+      return true;
+    };
     while (this.state === 'open') {
-      const refs: RecordRef[] = cached?.refs ?? [];
-      if (!cached) {
-        for (let i = this.head; i < this.queue.length && refs.length < maxBatches; i++) {
-          const ref = this.queue[i]!;
-          if (ref.no > this.durableNo) break;
-          refs.push(ref);
-        }
+      const refs: RecordRef[] = [];
+      for (let i = this.head + ahead; i < this.queue.length && refs.length < maxBatches; i++) {
+        const ref = this.queue[i]!;
+        if (ref.no > this.durableNo) break;
+        refs.push(ref);
       }
       if (refs.length === 0) {
-        await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+        if (inFlight.length > 0) await settleOldest();
+        else await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
         continue;
       }
-      const batches: ColumnarBatch[] = cached?.batches ?? [];
+      const batches: ColumnarBatch[] = [];
+      let handled: void | GroupHandled;
       try {
         while (batches.length < refs.length) {
           batches.push(readRecord(refs[batches.length]!));
           // Reading a large group is not one long task: others run between records.
           if (batches.length < refs.length) await yieldToEventLoop();
         }
-        cached = { refs, batches };
-        await handler(batches);
+        handled = await handler(batches);
       } catch (err) {
-        this.report(err, batches[0] ?? null);
-        await this.pause(backoff);
-        backoff = Math.min(backoff * 2, this.retryMaxMs);
+        await fail(err, batches[0] ?? null);
         continue;
       }
       backoff = this.retryInitialMs;
-      cached = null;
-      for (const ref of refs) this.acknowledge(ref);
+      ahead += refs.length;
+      inFlight.push({ refs, settled: handled?.settled ?? Promise.resolve() });
+      while (inFlight.length >= (handled === undefined ? 1 : PIPELINE_DEPTH))
+        if (!(await settleOldest())) break;
     }
+    // Closing: groups already handed over still settle and are acknowledged, so they are not redone.
+    while (inFlight.length > 0) if (!(await settleOldest())) break;
   }
 
   private report(err: unknown, batch: ColumnarBatch | null): void {

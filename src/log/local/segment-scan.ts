@@ -32,29 +32,31 @@ export function createSegmentFile(dir: string, id: number): Segment {
 }
 
 /**
- * Indexes a segment's records from `start`, calling `onRecord` for each; in the tail, verifies each
- * and cuts a torn or corrupt end.
+ * Indexes a segment's records from `start`, calling `onRecord` for each. In a segment that may hold
+ * unsynced writes (`mayBeTorn`: the last two), verifies each record and cuts a torn or corrupt end;
+ * returns true when it cut one.
  */
 export function scanSegment(
   seg: Segment,
   start: number,
-  isTail: boolean,
+  mayBeTorn: boolean,
   onRecord: (offset: number, size: number, appendedAt: number) => void,
-): void {
+): boolean {
   const header = Buffer.alloc(PREFIX);
   let pos = start;
   while (pos < seg.size) {
-    if (!intactAt(seg, pos, header, isTail)) {
-      if (!isTail) throw new SluiceError('internal', `batch log segment ${seg.file} is corrupt at ${pos}`);
+    if (!intactAt(seg, pos, header, mayBeTorn)) {
+      if (!mayBeTorn) throw new SluiceError('internal', `batch log segment ${seg.file} is corrupt at ${pos}`);
       fs.ftruncateSync(seg.fd, pos);
       fs.fsyncSync(seg.fd);
       seg.size = pos;
-      break;
+      return true;
     }
     const size = HEADER + header.readUInt32LE(0);
     onRecord(pos, size, header.readDoubleLE(8));
     pos += size;
   }
+  return false;
 }
 
 /** Whether a whole record starts at `pos` (read into `header`); `verify` also checks its crc. */
