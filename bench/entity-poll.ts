@@ -164,6 +164,8 @@ async function main(): Promise<void> {
       cpu_share_of_one_core: Math.round((run.cpuS / run.wallS) * 1000) / 1000,
       cpu_us_per_sample: Math.round(cpuPerSampleUs),
       anchor_bare_cpu_us_per_request: Math.round(bareCpuPerRequestUs),
+      // What the simulator serves flat out to one client on this machine: its headroom over 1,667/s.
+      anchor_bare_requests_per_s: Math.round(Math.min(samples, 200_000) / anchor.wallS),
       cpu_ratio_to_bare: Math.round((cpuPerSampleUs / Math.max(1, bareCpuPerRequestUs)) * 100) / 100,
       main_thread_cpu_share:
         mainCpu0 === null || mainCpu1 === null ? null : round3((mainCpu1 - mainCpu0) / 1000 / run.wallS),
