@@ -24,8 +24,7 @@ export type SlotTask = (index: number, dueMs: number) => Promise<void>;
  *
  * It wakes at most once a tick and starts every slot due by then, instead of sleeping once per slot:
  * at 100,000 entities a minute the slots are 0.6 ms apart, and a timer, a promise and an event-loop
- * wake-up per sample cost more CPU than the samples' own work (measured: about a quarter of the
- * process's CPU per call, see docs/performance.md).
+ * wake-up per call cost a quarter or more of the event loop's CPU per call (see docs/performance.md).
  *
  * Catching up: when every task slot is busy and slots are overdue (the provider slowed down, or the
  * event loop was held up), each task that ends starts the next overdue slot at once, without waiting for
