@@ -33,7 +33,7 @@ export class EntityPoll implements Connector {
   readonly kind = 'entity-poll';
   private readonly intervalMs: number;
   private readonly lateAfterMs: number;
-  /** A sample that has not started by this long after its slot is missed: half an interval. */
+  /** A sample not started, or not answered, this long after its slot is missed: half an interval. */
   private readonly missedAfterMs: number;
   /** The URL template split at `{id}`, and the response paths of the fields, worked out once. */
   private readonly urlParts: readonly string[];
