@@ -25,6 +25,7 @@ import { DuckDbSeriesStore } from '../src/store/duckdb/duckdb-series-store.js';
 import { flagArg, numberArg } from './lib/args.js';
 import { duckdbReadCsv } from './lib/duckdb-anchor.js';
 import { round, summarize } from './lib/latency.js';
+import { procCpuMs } from './lib/proc-cpu.js';
 import { benchTempDir } from './lib/temp-dir.js';
 import { readingsLayout } from '../src/sim/readings-file.js';
 
@@ -32,8 +33,6 @@ const TOTAL = numberArg('rows', Number(process.env.ROWS ?? 2_000_000));
 const BATCH = 8192;
 const PROBE_EVERY_MS = 5;
 const THREADS = numberArg('threads', 0);
-/** USER_HZ, which Linux fixes at 100 for /proc figures. */
-const CLOCK_TICKS_PER_S = 100;
 const T0_US = 1_700_000_000_000_000;
 
 const layout = readingsLayout();
@@ -150,19 +149,11 @@ async function loopDelayAnchor(ms: number): Promise<LoopDelay> {
 }
 
 /**
- * CPU time of the main thread alone (Linux: /proc/self/task/<pid>/stat), in ms; null elsewhere.
- * Unlike wall-clock figures it is not inflated when other processes take the core.
+ * CPU time of the main thread alone, in ms; null off Linux. Unlike wall-clock figures it is not
+ * inflated when other processes take the core.
  */
 function mainThreadCpuMs(): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return null;
-  }
+  return procCpuMs(process.pid, process.pid);
 }
 
 /** Runs `count` on the read pool every few milliseconds and records each call's latency. */

@@ -21,6 +21,11 @@ type Fold = () => Promise<void>;
 
 /** Tries of a group failing with a non-retriable error before its uploads fail. */
 const MAX_ATTEMPTS = 5;
+/**
+ * How long a statistics checkpoint encodes before it lets the event loop run again: short enough that
+ * schedules (entity polls) and queries barely notice, long enough that the yields cost little.
+ */
+const CHECKPOINT_SLICE_MS = 8;
 
 /**
  * What listeners learn about each newly applied append-mode batch (rollups, quality counters, alert
@@ -194,10 +199,13 @@ export class Applier {
       const name = layout.spec.name;
       const seq = this.statsSeq.get(name) ?? 0;
       if (layout.spec.mode !== 'append' || seq <= (this.savedSeq.get(name) ?? 0)) continue;
-      const bytes = this.deps.snapshot.encode(name);
-      if (bytes === undefined) continue;
+      // No batch is applied while this turn lasts, so the slices see one state of the dataset.
+      const bytes = await this.deps.snapshot.encodeInSlices(name, CHECKPOINT_SLICE_MS);
+      // A dataset dropped meanwhile (`forget` does not wait for the turn) must not get its file back.
+      if (bytes === undefined || !this.statsSeq.has(name)) continue;
       await this.deps.checkpoints.save(name, seq, bytes);
-      this.savedSeq.set(name, seq);
+      if (!this.statsSeq.has(name)) this.deps.checkpoints.remove(name);
+      else this.savedSeq.set(name, seq);
     }
   }
 

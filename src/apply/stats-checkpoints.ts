@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fsyncAsync, fsyncDir, writeFully } from '../log/local/log-io.js';
+import { fsyncDir } from '../log/local/log-io.js';
 
 /** Header of a checkpoint file: the apply sequence it covers (f64), then a CRC-32 of the payload. */
 const HEADER = 12;
@@ -40,26 +40,38 @@ export class StatsCheckpoints {
     return { seq: buf.readDoubleLE(0), bytes };
   }
 
+  /**
+   * Replaces the dataset's checkpoint. The bytes (megabytes for a dataset with many keys) are written
+   * off the event loop, like the fsyncs.
+   */
   async save(dataset: string, seq: number, bytes: Uint8Array): Promise<void> {
-    fs.mkdirSync(this.dir, { recursive: true });
+    await fs.promises.mkdir(this.dir, { recursive: true });
     const header = Buffer.alloc(HEADER);
     header.writeDoubleLE(seq, 0);
     header.writeUInt32LE(crc32(bytes), 8);
     const file = this.fileOf(dataset);
     const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
+    const fh = await fs.promises.open(tmp, 'w');
     try {
-      writeFully(fd, header, 0);
-      writeFully(fd, bytes, HEADER);
-      await fsyncAsync(fd);
+      await writeAllAt(fh, header, 0);
+      await writeAllAt(fh, bytes, HEADER);
+      await fh.sync();
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
-    fs.renameSync(tmp, file);
+    await fs.promises.rename(tmp, file);
     await fsyncDir(this.dir);
   }
 
   remove(dataset: string): void {
     fs.rmSync(this.fileOf(dataset), { force: true });
+  }
+}
+
+async function writeAllAt(fh: fs.promises.FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, written, bytes.length - written, position + written);
+    written += bytesWritten;
   }
 }

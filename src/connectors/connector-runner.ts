@@ -12,7 +12,7 @@ import type { ConnectorConfig } from './connector-config.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 import { ConnectorStats, type StatsState } from './connector-stats.js';
 import type { CallRequest, CallResponse, Connector, ConnectorContext, Page } from './connector.js';
-import { providerCall } from './provider-call.js';
+import { providerCall, providerHeaders } from './provider-call.js';
 import { StoppageDetector, type DetectorState } from './stoppage-detector.js';
 import { WindowLimiter } from './window-limiter.js';
 
@@ -68,7 +68,8 @@ export class ConnectorRunner implements ConnectorContext {
   private readonly budget: WindowLimiter | null;
   private readonly agent: Agent;
   private readonly timeoutMs: number;
-  private credentials: { header: string; value: string } | null;
+  /** Request headers of every call: the configured ones, the credentials, `accept`. */
+  private headers: Record<string, string>;
   private paused: boolean;
   private authBlocked: boolean;
   private wake: { promise: Promise<void>; resolve: () => void } = released();
@@ -82,7 +83,7 @@ export class ConnectorRunner implements ConnectorContext {
     this.clock = clock;
     // Every sleeping or calling task listens for the stop; an entity poll has `concurrency` of them.
     setMaxListeners(0, this.abort.signal);
-    this.credentials = deps.credentials;
+    this.headers = providerHeaders(config.headers, deps.credentials);
     this.paused = deps.paused;
     this.authBlocked = deps.health?.auth_blocked ?? false;
     this.rate = config.rate_limit
@@ -153,7 +154,7 @@ export class ConnectorRunner implements ConnectorContext {
   }
 
   setCredentials(c: { header: string; value: string } | null): void {
-    this.credentials = c;
+    this.headers = providerHeaders(this.deps.config.headers, c);
     this.resume();
   }
 
@@ -254,17 +255,17 @@ export class ConnectorRunner implements ConnectorContext {
   private async callWith(req: CallRequest, probe: boolean): Promise<CallResponse | null> {
     const deadline = probe ? this.clock.now() : req.deadline;
     for (let attempt = 0; ; attempt++) {
-      if (!probe) await this.gate();
-      const releases = await this.slot(deadline);
+      // Awaiting only when there is something to wait for: an entity poll makes thousands of calls a second.
+      if (!probe && (this.paused || this.authBlocked)) await this.gate();
+      this.signal.throwIfAborted();
+      const releases = this.rate || this.budget ? await this.slot(deadline) : NO_RELEASES;
       if (!releases) return null;
       const startedAt = this.clock.now();
-      const headers = { ...this.deps.config.headers };
-      if (this.credentials) headers[this.credentials.header] = this.credentials.value;
       let outcome;
       try {
         outcome = await providerCall(req.url, {
           dispatcher: this.agent,
-          headers,
+          headers: this.headers,
           timeoutMs: this.timeoutMs,
           signal: this.signal,
         });
@@ -389,6 +390,7 @@ export class ConnectorRunner implements ConnectorContext {
 }
 
 const noop = (): void => undefined;
+const NO_RELEASES: (() => void)[] = [];
 
 function released(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

@@ -3,6 +3,8 @@ import { QuantileSketch } from '../query/quantile-sketch.js';
 import type { EntityPollConfig } from './connector-config.js';
 import type { Connector, ConnectorContext, JsonValue } from './connector.js';
 import { readPath } from './json-path.js';
+import { RoundSlots } from './round-slots.js';
+import { SlotDispatcher } from './slot-dispatcher.js';
 
 /** Where the ids of an entity poll over a dataset's keys come from. */
 export interface EntitySource {
@@ -12,24 +14,36 @@ export interface EntitySource {
 /** Samples written per page, and the longest a sample waits for its page (clock ms). */
 const PAGE_RECORDS = 2_000;
 const PAGE_WAIT_MS = 1_000;
+/**
+ * Real milliseconds between two wake-ups of the dispatcher. A sample starts up to this much after its
+ * slot, far inside `late_after`; slots that fall due within one tick go out together.
+ */
+const DISPATCH_TICK_REAL_MS = 10;
 
 /**
  * Polls every entity once per `interval`, at its own offset: entity i of N is due at
- * `round start + i·interval/N`, so calls are spread evenly over the interval instead of bursting at its
- * start. At most `concurrency` calls are in flight (on kept-alive sockets). A sample is stamped with its
- * slot time, so the series keeps its resolution whatever the network does; one that starts more than
- * `late_after` after its slot is late, and one that has not succeeded by the middle of the next interval
- * is missed (counted, not retried further).
+ * `round start + i·interval/N` (`RoundSlots`), so calls are spread evenly over the interval instead of
+ * bursting at its start. A `SlotDispatcher` starts the due slots once a tick, at most `concurrency` calls
+ * in flight (on kept-alive sockets). A sample is stamped with its slot time, so the series keeps its
+ * resolution whatever the network does; one that starts more than `late_after` after its slot is late,
+ * and one that has not succeeded by the middle of the next interval is missed (counted, not retried
+ * further, and not started at all if the dispatcher reaches it that late).
  */
 export class EntityPoll implements Connector {
   readonly kind = 'entity-poll';
   private readonly intervalMs: number;
   private readonly lateAfterMs: number;
+  /** A sample not started, or not answered, this long after its slot is missed: half an interval. */
+  private readonly missedAfterMs: number;
+  /** The URL template split at `{id}`, and the response paths of the fields, worked out once. */
+  private readonly urlParts: readonly string[];
+  private readonly fieldPaths: readonly (readonly [column: string, path: string])[];
   /** Start of the last round fully dispatched. */
   private lastRound: number | null = null;
   private readonly jitter = new QuantileSketch();
   private withinLate = 0;
   private entityCount = 0;
+  private rangeIds: string[] | null = null;
 
   constructor(
     private readonly config: EntityPollConfig,
@@ -37,6 +51,9 @@ export class EntityPoll implements Connector {
   ) {
     this.intervalMs = durationMs(config.interval);
     this.lateAfterMs = durationMs(config.late_after);
+    this.missedAfterMs = this.intervalMs / 2;
+    this.urlParts = config.url.split('{id}');
+    this.fieldPaths = Object.entries(config.fields);
   }
 
   state(): JsonValue {
@@ -75,12 +92,20 @@ export class EntityPoll implements Connector {
   async run(ctx: ConnectorContext): Promise<void> {
     const { clock, signal } = ctx;
     const page = new PageBuffer(ctx);
-    const inFlight = new Set<Promise<void>>();
+    const dispatcher = new SlotDispatcher({
+      clock,
+      signal,
+      concurrency: this.config.concurrency,
+      tickMs: DISPATCH_TICK_REAL_MS / clock.realMs(1),
+      giveUpAfterMs: this.missedAfterMs,
+    });
+    const expired = () => ctx.countSamples('missed');
     const startedAt = clock.now();
     let round = Math.floor(startedAt / this.intervalMs) * this.intervalMs;
     // Rounds that passed while we were down are missed samples, and so are the slots of this round that
     // passed already. A first start begins with the next slot due: nothing was promised before it.
     const resumed = this.lastRound !== null;
+    let persisting: Promise<void> = Promise.resolve();
     if (this.lastRound !== null && round > this.lastRound + this.intervalMs) {
       const skipped = Math.floor((round - this.lastRound) / this.intervalMs) - 1;
       ctx.countSamples('missed', skipped * this.ids().length);
@@ -89,62 +114,59 @@ export class EntityPoll implements Connector {
       while (!signal.aborted) {
         const ids = this.ids();
         this.entityCount = ids.length;
-        const step = ids.length > 0 ? this.intervalMs / ids.length : this.intervalMs;
-        for (let i = 0; i < ids.length && !signal.aborted; i++) {
-          const due = round + i * step;
-          if (due < startedAt) {
-            if (resumed) ctx.countSamples('missed');
-            continue;
-          }
-          // Timers fire no finer than a millisecond; samples due within one go out together.
-          const wait = due - clock.now();
-          if (clock.realMs(wait) >= 1) await clock.sleep(wait, signal);
-          while (inFlight.size >= this.config.concurrency) await Promise.race(inFlight);
-          const p = this.sample(ctx, ids[i]!, due, page)
-            .catch(() => {
-              if (!signal.aborted) ctx.countSamples('missed');
-            })
-            .finally(() => inFlight.delete(p));
-          inFlight.add(p);
-        }
+        const slots = new RoundSlots(round, ids.length, this.intervalMs);
+        const from = slots.dueBefore(startedAt);
+        if (resumed && from > 0) ctx.countSamples('missed', from);
+        await dispatcher.dispatch(slots, from, (i, due) => this.sample(ctx, ids[i]!, due, page), expired);
         this.lastRound = round;
         round += this.intervalMs;
-        await page.flush();
-        await ctx.saveState();
+        // The round's state is saved behind the next round's first slots, not in front of them: a slow
+        // fsync must not make them late. A failure surfaces here one round later, and run() fails then.
+        await persisting;
+        persisting = page.flush().then(() => ctx.saveState());
+        // Handled now (an unhandled rejection would end the process), thrown by the await above.
+        void persisting.catch(() => undefined);
         const wait = round - clock.now();
         if (wait > 0) await clock.sleep(wait, signal);
       }
     } finally {
-      await Promise.allSettled(inFlight);
+      await dispatcher.drain();
+      await persisting.catch(() => undefined);
       await page.flush().catch(() => undefined);
     }
   }
 
+  /** One sample; never rejects: a failure is a missed sample, and stopping is no sample at all. */
   private async sample(ctx: ConnectorContext, id: string, due: number, page: PageBuffer): Promise<void> {
-    const res = await ctx.call({ url: this.urlOf(id), deadline: due + this.intervalMs / 2 });
-    if (!res) {
-      ctx.countSamples('missed');
-      return;
+    try {
+      const res = await ctx.call({ url: this.urlOf(id), deadline: due + this.missedAfterMs });
+      if (!res) {
+        ctx.countSamples('missed');
+        return;
+      }
+      const jitter = Math.abs(res.startedAt - due);
+      this.jitter.add(jitter);
+      if (jitter <= this.lateAfterMs) this.withinLate++;
+      ctx.countSamples(res.startedAt - due > this.lateAfterMs ? 'late' : 'ok');
+      const record: Record<string, unknown> = { [this.config.id_column]: id, [this.config.time_column]: due };
+      for (const [column, path] of this.fieldPaths) record[column] = readPath(res.body, path);
+      page.add(record, ctx.clock.now());
+    } catch {
+      if (!ctx.signal.aborted) ctx.countSamples('missed');
     }
-    const jitter = Math.abs(res.startedAt - due);
-    this.jitter.add(jitter);
-    if (jitter <= this.lateAfterMs) this.withinLate++;
-    ctx.countSamples(res.startedAt - due > this.lateAfterMs ? 'late' : 'ok');
-    const record: Record<string, unknown> = { [this.config.id_column]: id, [this.config.time_column]: due };
-    for (const [column, path] of Object.entries(this.config.fields))
-      record[column] = readPath(res.body, path);
-    page.add(record, ctx.clock.now());
   }
 
-  private ids(): string[] {
+  /** This round's entities: a range or a list is fixed, a dataset's keys are read again every round. */
+  private ids(): readonly string[] {
     const e = this.config.entities;
-    if ('range' in e) return Array.from({ length: e.range.count }, (_, i) => String(e.range.from + i));
+    if ('range' in e)
+      return (this.rangeIds ??= Array.from({ length: e.range.count }, (_, i) => String(e.range.from + i)));
     if ('list' in e) return e.list;
     return this.entities.keysOf(e.dataset, e.key);
   }
 
   private urlOf(id: string): string {
-    return this.config.url.replaceAll('{id}', encodeURIComponent(id));
+    return this.urlParts.join(encodeURIComponent(id));
   }
 }
 

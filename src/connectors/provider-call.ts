@@ -1,4 +1,4 @@
-import { errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 
 /** How one attempt at a provider call ended. */
 export type CallOutcome =
@@ -10,17 +10,20 @@ export type CallOutcome =
 /**
  * One HTTP GET, classified by cause: 2xx is data, 401/403 are credentials, 429 is the provider's cap,
  * everything else (5xx, other 4xx, unreadable JSON, timeouts, connection errors) is the provider's.
- * An abort (the connector stopping) is the only thing that throws.
+ * An abort (the connector stopping) is the only thing that throws. `headers` are sent as given.
  */
 export async function providerCall(
   url: string,
   opts: { dispatcher: Dispatcher; headers: Record<string, string>; timeoutMs: number; signal: AbortSignal },
 ): Promise<CallOutcome> {
   try {
-    const res = await request(url, {
+    const { origin, path } = splitUrl(url);
+    // Origin and path, not a URL string: undici would parse each string into a URL object.
+    const res = await opts.dispatcher.request({
+      origin,
+      path,
       method: 'GET',
-      dispatcher: opts.dispatcher,
-      headers: { accept: 'application/json', ...opts.headers },
+      headers: opts.headers,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
       signal: opts.signal,
@@ -53,4 +56,25 @@ export async function providerCall(
       detail: timeout ? 'timeout' : `network: ${e instanceof Error ? e.message : String(e)}`,
     };
   }
+}
+
+/** `http://host:port/a/b?c` → origin `http://host:port`, path `/a/b?c` (an absolute http(s) URL). */
+export function splitUrl(url: string): { origin: string; path: string } {
+  const scheme = url.indexOf('://');
+  if (scheme < 0) throw new Error(`not an absolute URL: ${url}`);
+  const slash = url.indexOf('/', scheme + 3);
+  const query = url.indexOf('?', scheme + 3);
+  const end = slash < 0 ? (query < 0 ? url.length : query) : query < 0 ? slash : Math.min(slash, query);
+  const rest = url.slice(end);
+  return { origin: url.slice(0, end), path: rest.startsWith('/') ? rest : `/${rest}` };
+}
+
+/** The headers of every call: the configured ones, the credentials, and `accept`. */
+export function providerHeaders(
+  configured: Record<string, string>,
+  credentials: { header: string; value: string } | null,
+): Record<string, string> {
+  const headers: Record<string, string> = { accept: 'application/json', ...configured };
+  if (credentials) headers[credentials.header] = credentials.value;
+  return headers;
 }

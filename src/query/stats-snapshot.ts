@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
 import { FieldStats, FieldStatsTable, type StatsValues } from './field-stats.js';
@@ -55,6 +56,9 @@ export interface StatsColumns {
  */
 const WHOLE_SKETCH: QuantileSketchOptions = { maxBuffer: 4096 };
 const PER_KEY_SKETCH: QuantileSketchOptions = { maxBuffer: 256 };
+
+/** Keys encoded between two looks at the clock (`encodeInSlices`): a few hundred microseconds' worth. */
+const KEYS_PER_STEP = 256;
 
 /** The accumulators of one key column: a row of `fieldCount` accumulators per distinct value. */
 class KeyIndex {
@@ -201,6 +205,33 @@ export class StatsSnapshot {
    * key column names go first, so `decode` can tell a checkpoint made for other columns.
    */
   encode(dataset: string): Buffer | undefined {
+    const steps = this.encodeSteps(dataset);
+    let step = steps.next();
+    while (step.done !== true) step = steps.next();
+    return step.value;
+  }
+
+  /**
+   * `encode`, giving the event loop back every `sliceMs`. A dataset with a hundred thousand keys takes
+   * about half a second to encode, and done in one go that stalls everything else on the loop: entity
+   * polls due meanwhile start late, queries wait. The caller keeps the dataset from changing until the
+   * promise settles (the Applier holds its turn); a change seen anyway makes the encoding throw.
+   */
+  async encodeInSlices(dataset: string, sliceMs: number): Promise<Buffer | undefined> {
+    const steps = this.encodeSteps(dataset);
+    let sliceEnd = performance.now() + sliceMs;
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+      if (performance.now() >= sliceEnd) {
+        await yieldToLoop();
+        sliceEnd = performance.now() + sliceMs;
+      }
+    }
+  }
+
+  /** Writes the encoding, pausing (yield) every `KEYS_PER_STEP` keys; returns the bytes. */
+  private *encodeSteps(dataset: string): Generator<void, Buffer | undefined> {
     const stats = this.datasets.get(dataset);
     if (stats === undefined) return undefined;
     const w = new StatsWriter();
@@ -214,12 +245,17 @@ export class StatsSnapshot {
     w.f64(stats.rows);
     for (const acc of stats.whole) acc.write(w);
     for (const index of stats.byKey) {
-      w.u32(index.size);
+      const size = index.size;
+      w.u32(size);
+      let written = 0;
       for (const key of index.keys()) {
         w.text(key);
         const first = index.find(key)!;
         for (let f = 0; f < stats.fieldNames.length; f++) index.table.writeAt(first + f, w);
+        if (++written % KEYS_PER_STEP === 0) yield;
       }
+      if (written !== size)
+        throw new SluiceError('internal', `the statistics of ${dataset} changed while being encoded`);
     }
     return w.finish();
   }

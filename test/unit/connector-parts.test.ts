@@ -7,6 +7,7 @@ import { backoffMs, parseRetryAfter } from '../../src/connectors/backoff.js';
 import type { Clock } from '../../src/connectors/clock.js';
 import { CredentialVault } from '../../src/connectors/credential-vault.js';
 import { FeedSchedule } from '../../src/connectors/feed-schedule.js';
+import { providerHeaders, splitUrl } from '../../src/connectors/provider-call.js';
 import { StoppageDetector } from '../../src/connectors/stoppage-detector.js';
 import { WindowLimiter } from '../../src/connectors/window-limiter.js';
 import { tempDir } from '../helpers/harness.js';
@@ -48,6 +49,36 @@ describe('WindowLimiter', () => {
     clock.t = 5_000;
     end();
     expect(limiter.nextFreeAt()).toBe(6_000);
+  });
+});
+
+describe('provider calls', () => {
+  it('split a URL into the origin and the path undici is given', () => {
+    expect(splitUrl('http://127.0.0.1:9200/api/v1/influencers/1000001')).toEqual({
+      origin: 'http://127.0.0.1:9200',
+      path: '/api/v1/influencers/1000001',
+    });
+    expect(splitUrl('https://p.example/v1/packets?since=a%2Fb&limit=250')).toEqual({
+      origin: 'https://p.example',
+      path: '/v1/packets?since=a%2Fb&limit=250',
+    });
+    expect(splitUrl('https://p.example?since=x/y')).toEqual({
+      origin: 'https://p.example',
+      path: '/?since=x/y',
+    });
+    expect(splitUrl('http://p.example')).toEqual({ origin: 'http://p.example', path: '/' });
+    expect(() => splitUrl('/relative')).toThrow();
+  });
+
+  it('send the configured headers, the credentials over them, and accept JSON', () => {
+    expect(
+      providerHeaders({ 'x-team': 'a', authorization: 'old' }, { header: 'authorization', value: 'new' }),
+    ).toEqual({
+      accept: 'application/json',
+      'x-team': 'a',
+      authorization: 'new',
+    });
+    expect(providerHeaders({}, null)).toEqual({ accept: 'application/json' });
   });
 });
 

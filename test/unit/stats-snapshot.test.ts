@@ -503,6 +503,30 @@ describe('StatsSnapshot checkpoints', () => {
     expect(b.keysOf('requests', 'endpoint').sort()).toEqual(a.keysOf('requests', 'endpoint').sort());
   });
 
+  it('encodes in slices to the same bytes, letting the event loop run between slices', async () => {
+    const l = layout();
+    const a = new StatsSnapshot();
+    const rows = randomRows(6_000, 6).map((r, i) => ({ ...r, user: `u${i % 3_000}` }));
+    a.add(l, columns(rows));
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const sliced = await a.encodeInSlices('requests', 0);
+    clearInterval(ticker);
+    expect(sliced!.equals(a.encode('requests')!)).toBe(true);
+    // 3,005 keys at 256 a step, each step its own slice: the loop ran timers in between.
+    expect(turns).toBeGreaterThan(0);
+    expect(await a.encodeInSlices('nothing', 0)).toBeUndefined();
+  });
+
+  it('refuses to finish a sliced encoding when keys were added meanwhile', async () => {
+    const l = layout();
+    const a = new StatsSnapshot();
+    a.add(l, columns(randomRows(2_000, 7).map((r, i) => ({ ...r, user: `u${i}` }))));
+    const encoding = a.encodeInSlices('requests', 0);
+    a.add(l, columns(randomRows(10, 8).map((r, i) => ({ ...r, user: `late${i}` }))));
+    await expect(encoding).rejects.toThrow(/changed while being encoded/);
+  });
+
   it('refuses a checkpoint made for other columns, and damaged bytes', () => {
     const a = new StatsSnapshot();
     a.add(layout(), columns(randomRows(100, 5)));
