@@ -199,7 +199,7 @@ export class Applier {
       const name = layout.spec.name;
       const seq = this.statsSeq.get(name) ?? 0;
       if (layout.spec.mode !== 'append' || seq <= (this.savedSeq.get(name) ?? 0)) continue;
-      // No batch is applied while this turn lasts, so the slices see one state of the dataset.
+      // No batch is folded while this turn lasts, so the slices see one state of the dataset.
       const bytes = await this.deps.snapshot.encodeInSlices(name, CHECKPOINT_SLICE_MS);
       // A dataset dropped meanwhile (`forget` does not wait for the turn) must not get its file back.
       if (bytes === undefined || !this.statsSeq.has(name)) continue;
