@@ -124,6 +124,7 @@ export class Sluice {
     const series = createSeriesStore('duckdb', {
       path: path.join(config.data_dir, 'series.duckdb'),
       memoryLimit: config.storage.duckdb_memory_limit,
+      dedupMemoryRows: config.ingest.dedup_memory_rows,
       rollups: {
         flushIntervalMs: durationMs(config.rollups.flush_interval),
         maxPendingRows: config.rollups.max_pending_rows,
@@ -199,7 +200,6 @@ export class Sluice {
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
       checkpoints: new StatsCheckpoints(path.join(config.data_dir, 'stats')),
-      dedupMemoryRows: config.ingest.dedup_memory_rows,
       log,
     });
     this.writer = new RecordWriter({

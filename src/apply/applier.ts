@@ -11,8 +11,6 @@ import type { StatsSnapshot } from '../query/stats-snapshot.js';
 import type { GroupHandled } from '../log/batch-log.js';
 import type { MetaStore } from '../store/meta-store.js';
 import type { AppendResult, SeriesStore } from '../store/series-store.js';
-import { DedupGuard } from './dedup-guard.js';
-import { DedupIndex } from './dedup-index.js';
 import type { ReplaceVersions } from './replace-versions.js';
 import type { StatsCheckpoints } from './stats-checkpoints.js';
 
@@ -69,7 +67,6 @@ export interface StreamSources {
  * applied, and is rebuilt from the stores at start.
  */
 export class Applier {
-  private readonly dedup = new Map<string, DedupGuard>();
   /** Failed attempts of the group at the head of the log, by its first batch id. */
   private readonly attempts = new Map<string, number>();
   private readonly listeners: AppliedBatchListener[] = [];
@@ -99,8 +96,6 @@ export class Applier {
       lifecycle: UploadLifecycle;
       metrics: IngestMetrics;
       checkpoints: StatsCheckpoints;
-      /** Row hashes held in memory per dataset for dedup (see DedupGuard). */
-      dedupMemoryRows: number;
       log: Logger;
     },
   ) {}
@@ -126,8 +121,7 @@ export class Applier {
 
   /**
    * Rebuilds one dataset's statistics. Append mode: they start from the dataset's checkpoint, if it
-   * fits, and take the stored rows applied after it. Dedup starts empty: its guard treats what the
-   * store holds as cold until it has seen it.
+   * fits, and take the stored rows applied after it.
    */
   rebuildDataset(layout: DatasetLayout): Promise<void> {
     return this.applying.run(() => this.folding.run(() => this.rebuildLocked(layout)));
@@ -138,7 +132,6 @@ export class Applier {
     const name = layout.spec.name;
     const started = Date.now();
     snapshot.clear(name);
-    this.dedup.delete(name);
     if (layout.spec.mode === 'replace') {
       const v = await meta.currentVersion(name);
       if (v !== null) snapshot.replace(name, await versions.snapshotOf(layout, v));
@@ -226,7 +219,6 @@ export class Applier {
   }
 
   forget(dataset: string): void {
-    this.dedup.delete(dataset);
     this.deps.snapshot.clear(dataset);
     this.deps.checkpoints.remove(dataset);
     this.statsSeq.delete(dataset);
@@ -308,38 +300,24 @@ export class Applier {
    * group's masks depend on it); returns the fold: statistics, reports and listeners, in batch order.
    */
   private async applySeries(layout: DatasetLayout, group: readonly ColumnarBatch[]): Promise<Fold> {
-    const { series } = this.deps;
-    const guard = layout.spec.dedup === 'none' ? null : this.guardFor(layout);
-    // Rows kept by earlier batches of the group are not in the index until the group commits.
-    const inGroup = guard ? new DedupIndex(group.reduce((n, b) => n + b.length, 0)) : null;
-    const items: { batch: ColumnarBatch; keep?: Uint8Array }[] = [];
-    for (const batch of group) {
-      if (!guard || !inGroup || !batch.hashes) {
-        items.push({ batch });
-        continue;
-      }
-      const keep = await guard.mask(batch);
-      for (let r = 0; r < batch.length; r++) if (keep[r] === 1 && !inGroup.add(batch.hashes[r]!)) keep[r] = 0;
-      items.push({ batch, keep });
-      await yieldToEventLoop();
-    }
-    const results = await series.appendMany(layout, items);
-    if (guard)
-      items.forEach(({ batch, keep }, k) => {
-        if (results[k]!.applied && keep) guard.commit(batch, keep);
-      });
-    return () => this.foldSeries(layout, items, results);
+    // The store drops duplicates itself (against stored rows and within the group) and says which.
+    const results = await this.deps.series.appendMany(
+      layout,
+      group.map((batch) => ({ batch })),
+    );
+    return () => this.foldSeries(layout, group, results);
   }
 
   private async foldSeries(
     layout: DatasetLayout,
-    items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
+    group: readonly ColumnarBatch[],
     results: readonly AppendResult[],
   ): Promise<void> {
     const { snapshot } = this.deps;
-    for (let k = 0; k < items.length; k++) {
-      const { batch, keep } = items[k]!;
+    for (let k = 0; k < group.length; k++) {
+      const batch = group[k]!;
       const res = results[k]!;
+      const keep = res.kept;
       if (res.applied) {
         snapshot.add(layout, batch, keep);
         if (res.seq > (this.statsSeq.get(layout.spec.name) ?? 0))
@@ -418,16 +396,6 @@ export class Applier {
     await this.record(batch, outcome, applied);
     this.done(batch, outcome);
     await yieldToEventLoop();
-  }
-
-  private guardFor(layout: DatasetLayout): DedupGuard {
-    const name = layout.spec.name;
-    let guard = this.dedup.get(name);
-    if (guard === undefined || guard.layout !== layout) {
-      guard = new DedupGuard(layout, this.deps.series, this.deps.dedupMemoryRows);
-      this.dedup.set(name, guard);
-    }
-    return guard;
   }
 
   private count(batch: ColumnarBatch, o: BatchOutcome): void {

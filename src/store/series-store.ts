@@ -25,6 +25,12 @@ export interface AppendResult {
    * stored with its rows, so rollups can tell which rows their last flush covered. 0 for a replay.
    */
   seq: number;
+  /**
+   * Which rows were stored (1) and which dropped as duplicates (0), for a newly applied batch the
+   * store deduplicated itself; absent when every row was stored, for a replay, and when the caller
+   * gave the mask.
+   */
+  kept?: Uint8Array;
 }
 
 /** Equality filter on key columns: column name to accepted values (OR within a column, AND across). */
@@ -137,14 +143,16 @@ export interface SeriesStore {
   ensureDataset(layout: DatasetLayout): Promise<void>;
   dropDataset(name: string): Promise<void>;
   /**
-   * Appends the rows of `batch` whose `keep[i]` is 1 (all rows when `keep` is omitted) and records
-   * the batch id with its counts in the same transaction. Rows not kept count as duplicates.
+   * Appends the rows of `batch` whose `keep[i]` is 1 and records the batch id with its counts in the
+   * same transaction. Rows not kept count as duplicates. Without `keep`, a dataset that dedups keeps
+   * the rows whose hash (`batch.hashes`) is neither stored nor repeated earlier, and says which in
+   * `kept`; one that does not keeps every row.
    */
   append(layout: DatasetLayout, batch: ColumnarBatch, keep?: Uint8Array): Promise<AppendResult>;
   /**
    * Appends several batches of one dataset in ONE transaction (group commit): each batch id already
    * applied is skipped and reported with its recorded counts, the rest are applied together, or none
-   * is. Results are in input order.
+   * is. Dedup as in `append`, across the batches of the group too. Results are in input order.
    */
   appendMany(
     layout: DatasetLayout,

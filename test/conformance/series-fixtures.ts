@@ -58,7 +58,8 @@ export function readingRows(count: number, devices = 3, startLine = 2): ReadingR
       temp: i % 5 === 4 ? NaN : 20 + ((i * 13) % 11) / 2,
       data: i % 7 === 6 ? null : `{"i":${i},"tag":"t${i % 3}"}`,
       note: i % 4 === 0 ? null : `note "${i}"`,
-      hash: (i * 2_654_435_761) % 9_007_199_254_740_991,
+      // From the line, so rows made by calls with different start lines never share a hash.
+      hash: ((startLine + i) * 2_654_435_761) % 9_007_199_254_740_991,
       line: startLine + i,
     });
   }

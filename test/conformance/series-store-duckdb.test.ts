@@ -110,6 +110,34 @@ describe('DuckDbSeriesStore', () => {
     await second.close();
   });
 
+  it('finds repeats of rows stored before a reopen, and of rows whose hashes left memory, in the file', async () => {
+    const file = path.join(dir, 'series.duckdb');
+    const first = new DuckDbSeriesStore({ path: file, threads: 1, dedupMemoryRows: 4096 });
+    await first.init();
+    const rows = readingRows(20_000);
+    for (let b = 0; b < 4; b++)
+      await first.append(layout, readingsBatch(rows.slice(b * 5000, (b + 1) * 5000), { seq: b }));
+    // The first rows left memory long ago (4,096 hashes at most): found in the file.
+    const early = await first.append(
+      layout,
+      readingsBatch([...rows.slice(0, 10), ...readingRows(5, 3, 90_000)], { seq: 9 }),
+    );
+    expect(early).toMatchObject({ inserted: 5, duplicate: 10 });
+    await first.close();
+    const second = new DuckDbSeriesStore({ path: file, threads: 1 });
+    await second.init();
+    try {
+      const again = await second.append(
+        layout,
+        readingsBatch([...rows.slice(12_000, 12_020), ...readingRows(7, 3, 95_000)], { seq: 10 }),
+      );
+      expect(again).toMatchObject({ applied: true, inserted: 7, duplicate: 20 });
+      expect(await second.count(layout)).toBe(20_012);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('keeps an acknowledged append when the process is killed without closing', async () => {
     const file = path.join(dir, 'series.duckdb');
     const storeUrl = pathToFileURL(path.resolve('src/store/duckdb/duckdb-series-store.ts')).href;

@@ -109,6 +109,31 @@ export function runSeriesStoreConformance(
       expect(await store.storedHashes(readingsLayout('other'), {})).toEqual(new Float64Array(0));
     });
 
+    it('drops rows whose hash is stored or repeated when no mask is given, and says which it kept', async (ctx) => {
+      needs(ctx, 'append');
+      const rows = readingRows(40);
+      // Rows 5 and 6 repeat row 4 within the batch; the second batch repeats rows 0-9 and adds 10 new.
+      const first = rows.slice(0, 30).map((r, i) => (i === 5 || i === 6 ? { ...rows[4]!, line: r.line } : r));
+      const second = [...rows.slice(0, 10), ...rows.slice(30, 40)];
+      const [a, b] = await store.appendMany(layout, [
+        { batch: readingsBatch(first, { seq: 0 }) },
+        { batch: readingsBatch(second, { seq: 1 }) },
+      ]);
+      expect(a).toMatchObject({ applied: true, inserted: 28, duplicate: 2 });
+      expect([...a!.kept!].map((k, i) => (k === 0 ? i : -1)).filter((i) => i >= 0)).toEqual([5, 6]);
+      // Rows 5 and 6 themselves were never stored: only their repeats of row 4 were dropped.
+      expect(b).toMatchObject({ applied: true, inserted: 12, duplicate: 8 });
+      expect([...b!.kept!]).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 0, ...new Array(10).fill(1)]);
+      // Later, alone: every row is stored already.
+      const c = await store.append(layout, readingsBatch(rows.slice(25, 35), { seq: 2 }));
+      expect(c).toMatchObject({ applied: true, inserted: 0, duplicate: 10 });
+      expect(await store.count(layout)).toBe(40);
+      // A replay reports the recorded counts and no mask.
+      const again = await store.append(layout, readingsBatch(first, { seq: 0 }));
+      expect(again).toMatchObject({ applied: false, inserted: 28, duplicate: 2 });
+      expect(again.kept).toBeUndefined();
+    });
+
     it('appends a batch once and counts its rows', async (ctx) => {
       needs(ctx, 'append');
       expect(await store.count(layout)).toBe(0);

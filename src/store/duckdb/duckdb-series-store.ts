@@ -7,6 +7,8 @@ import {
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { DedupGuard } from '../../apply/dedup-guard.js';
+import { DedupIndex } from '../../apply/dedup-index.js';
 import { RollupMaintainer, type RollupMaintainerOptions } from '../../apply/rollups/rollup-maintainer.js';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
@@ -80,6 +82,8 @@ export interface DuckDbSeriesStoreOptions {
    * 20% more append throughput, at the cost of a longer log replay after a crash.
    */
   checkpointThreshold?: string;
+  /** Row hashes each deduplicating dataset keeps in memory (see DedupGuard); default 4M. */
+  dedupMemoryRows?: number;
   /** When applied rows are folded into the stored rollups. Default: every 2 s, or past 500k rows. */
   rollups?: RollupMaintainerOptions;
   /** Where the store's rollup metrics go; a private registry when omitted. */
@@ -94,6 +98,8 @@ function storeError(what: string, e: unknown): SluiceError {
   const code = /^IO Error/i.test(message) ? 'store_unavailable' : 'internal';
   return new SluiceError(code, `${what}: ${message}`, { cause: e });
 }
+
+const DEFAULT_DEDUP_ROWS = 4_000_000;
 
 export const DUCKDB_CAPABILITIES: ReadonlySet<SeriesCapability> = new Set<SeriesCapability>([
   'append',
@@ -153,6 +159,8 @@ export class DuckDbSeriesStore implements SeriesStore {
   private seq = 0;
   private recordStmt: DuckDBPreparedStatement | undefined;
   private rowSource: PendingRowsSource | undefined;
+  /** Per deduplicating dataset, the hashes of recent rows (see DedupGuard). Only the writer uses it. */
+  private readonly dedup = new Map<string, DedupGuard>();
   /** Folds appended rows into the rollups in the background (see RollupMaintainer). */
   private readonly rollups: RollupMaintainer;
   private readonly log: Logger;
@@ -344,6 +352,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       throw storeError(`dropping dataset ${name}`, e);
     }
     this.ensured.delete(name);
+    this.dedup.delete(name);
     for (const t of tables) {
       this.tables.delete(t);
       this.rollupsUpTo.delete(t);
@@ -352,52 +361,20 @@ export class DuckDbSeriesStore implements SeriesStore {
   }
 
   async append(layout: DatasetLayout, batch: ColumnarBatch, keep?: Uint8Array): Promise<AppendResult> {
-    assertBatchFits(layout, batch, keep);
-    return this.writeMutex.run(async () => {
-      const { writer } = this.open();
-      await this.ensureLocked(layout);
-      const rows = keptRows(batch.length, keep);
-      const inserted = rows.length;
-      const duplicate = batch.length - inserted;
-      const seq = ++this.seq;
-      const created: number[] = [];
-      await writer.run('BEGIN TRANSACTION');
-      // The `_applied` row goes first: its primary key turns a replay into a cheap failure before
-      // any data is copied, so the common path needs no separate lookup. It is an INSERT rather than
-      // an appender because a statement runs off the event loop, and the key check is not free.
-      try {
-        await this.recordApplied(batch, inserted, duplicate, seq);
-      } catch (e) {
-        await this.rollbackQuietly(writer);
-        const recorded = await this.recorded(writer, batch.id);
-        if (recorded !== undefined) return { applied: false, ...recorded, seq: 0 };
-        throw storeError(`recording batch ${batch.id}`, e);
-      }
-      try {
-        // The rows go in from a DuckDB thread, one 2048-row chunk per event-loop task; see
-        // PendingRowsSource. Reads use other connections and see committed data only.
-        if (inserted > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
-        await writer.run('COMMIT');
-      } catch (e) {
-        await this.rollbackQuietly(writer);
-        throw storeError(`appending batch ${batch.id}`, e);
-      }
-      for (const day of created) this.partitions.add(layout.spec.name, day);
-      if (inserted > 0) this.rollups.enqueue(layout, batch, keep, seq);
-      return { applied: true, inserted, duplicate, seq };
-    });
+    const [result] = await this.appendMany(layout, [{ batch, keep }]);
+    return result!;
   }
 
   async appendMany(
     layout: DatasetLayout,
     items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
   ): Promise<AppendResult[]> {
-    if (items.length === 1) return [await this.append(layout, items[0]!.batch, items[0]!.keep)];
     for (const { batch, keep } of items) assertBatchFits(layout, batch, keep);
     return this.writeMutex.run(async () => {
       const { writer } = this.open();
       await this.ensureLocked(layout);
       const created: number[] = [];
+      const masked = new Map<number, Uint8Array>();
       await writer.run('BEGIN TRANSACTION');
       try {
         // A constraint error would abort the whole transaction, so replays are found up front.
@@ -405,27 +382,34 @@ export class DuckDbSeriesStore implements SeriesStore {
           writer,
           items.map((i) => i.batch.id),
         );
+        const dedup = this.dedupOf(layout, items);
         const results: AppendResult[] = [];
-        for (const { batch, keep } of items) {
+        for (const [k, { batch, keep: given }] of items.entries()) {
           // Applied before, or earlier in this group (a log may hold a batch twice after a crash).
           const prior = done.get(batch.id);
           if (prior) {
             results.push({ applied: false, ...prior, seq: 0 });
             continue;
           }
+          const keep = given ?? (dedup === null ? undefined : await dedup.mask(batch));
+          if (given === undefined && keep !== undefined) masked.set(k, keep);
           const rows = keptRows(batch.length, keep);
           const seq = ++this.seq;
           await this.recordApplied(batch, rows.length, batch.length - rows.length, seq);
           if (rows.length > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
           const counts = { inserted: rows.length, duplicate: batch.length - rows.length };
           done.set(batch.id, counts);
-          results.push({ applied: true, ...counts, seq });
+          const dropped = given === undefined && keep !== undefined && counts.duplicate > 0;
+          results.push({ applied: true, ...counts, seq, ...(dropped ? { kept: keep } : {}) });
         }
         await writer.run('COMMIT');
         for (const day of created) this.partitions.add(layout.spec.name, day);
         results.forEach((r, k) => {
-          if (r.applied && r.inserted > 0)
-            this.rollups.enqueue(layout, items[k]!.batch, items[k]!.keep, r.seq);
+          if (!r.applied) return;
+          const { batch } = items[k]!;
+          const keep = masked.get(k);
+          if (keep !== undefined) dedup?.commit(batch, keep);
+          if (r.inserted > 0) this.rollups.enqueue(layout, batch, r.kept, r.seq);
         });
         return results;
       } catch (e) {
@@ -433,6 +417,40 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw storeError(`appending ${items.length} batches from ${items[0]?.batch.id}`, e);
       }
     });
+  }
+
+  /**
+   * The dedup of a group whose batches carry no masks of their own: the dataset's guard against stored
+   * rows, and an index of the rows kept by earlier batches of the group, which are not stored yet.
+   */
+  private dedupOf(
+    layout: DatasetLayout,
+    items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
+  ): {
+    mask(batch: ColumnarBatch): Promise<Uint8Array>;
+    commit(batch: ColumnarBatch, keep: Uint8Array): void;
+  } | null {
+    if (layout.spec.dedup === 'none') return null;
+    const name = layout.spec.name;
+    let guard = this.dedup.get(name);
+    if (guard === undefined || guard.layout !== layout) {
+      guard = new DedupGuard(layout, this, this.opts.dedupMemoryRows ?? DEFAULT_DEDUP_ROWS);
+      this.dedup.set(name, guard);
+    }
+    const known = guard;
+    const inGroup = new DedupIndex(items.reduce((n, it) => n + it.batch.length, 0));
+    return {
+      mask: async (batch) => {
+        const keep = batch.hashes === null ? new Uint8Array(batch.length).fill(1) : await known.mask(batch);
+        if (batch.hashes !== null)
+          for (let r = 0; r < batch.length; r++)
+            if (keep[r] === 1 && !inGroup.add(batch.hashes[r]!)) keep[r] = 0;
+        return keep;
+      },
+      commit: (batch, keep) => {
+        if (batch.hashes !== null) known.commit(batch, keep);
+      },
+    };
   }
 
   private async recordedMany(
