@@ -14,6 +14,9 @@ import type { AppendResult, SeriesStore } from '../store/series-store.js';
 import type { ReplaceVersions } from './replace-versions.js';
 import type { StatsCheckpoints } from './stats-checkpoints.js';
 
+/** Rows folded into statistics per event-loop task (about a millisecond of work). */
+const FOLD_SLICE_ROWS = 2048;
+
 /** What is left of a group once its rows are stored: statistics, reports, listeners. */
 type Fold = () => Promise<void>;
 
@@ -319,7 +322,11 @@ export class Applier {
       const res = results[k]!;
       const keep = res.kept;
       if (res.applied) {
-        snapshot.add(layout, batch, keep);
+        // In slices, with the event loop running between them, so no request waits behind a batch.
+        for (let at = 0; at < batch.length; at += FOLD_SLICE_ROWS) {
+          if (at > 0) await yieldToEventLoop();
+          snapshot.add(layout, batch, keep, at, Math.min(batch.length, at + FOLD_SLICE_ROWS));
+        }
         if (res.seq > (this.statsSeq.get(layout.spec.name) ?? 0))
           this.statsSeq.set(layout.spec.name, res.seq);
       }

@@ -126,11 +126,12 @@ export class StatsSnapshot {
   private readonly datasets = new Map<string, DatasetStats>();
 
   /**
-   * Fold the rows of a batch (or scan chunk) into the dataset's snapshot. `keep[i]===0` skips row i.
+   * Fold the rows of a batch (or scan chunk) into the dataset's snapshot, rows [from, to) of it (all
+   * by default: a caller may fold a large batch in slices). `keep[i]===0` skips row i.
    * A layout whose key or field columns differ from the ones the snapshot was built with is a bug
    * in the caller (it must `clear` and rebuild after a schema change), so it throws.
    */
-  add(layout: DatasetLayout, cols: StatsColumns, keep?: Uint8Array): void {
+  add(layout: DatasetLayout, cols: StatsColumns, keep?: Uint8Array, from = 0, to = cols.length): void {
     const name = layout.spec.name;
     let stats = this.datasets.get(name);
     if (stats === undefined) {
@@ -142,19 +143,18 @@ export class StatsSnapshot {
     if (cols.fields.length !== stats.fieldNames.length || cols.keys.length !== stats.keyColumns.length)
       throw new SluiceError('internal', `batch columns do not match the layout of ${name}`);
 
-    const n = cols.length;
-    let kept = n;
+    let kept = to - from;
     if (keep !== undefined) {
       kept = 0;
-      for (let i = 0; i < n; i++) if (keep[i] !== 0) kept++;
+      for (let i = from; i < to; i++) if (keep[i] !== 0) kept++;
     }
     if (kept === 0) return;
     stats.rows += kept;
 
     // One tight loop per accumulator kind, each in its own function so each is optimised alone.
     for (let f = 0; f < stats.whole.length; f++)
-      foldWhole(stats.whole[f], cols.fields[f], cols.timeUs, n, keep);
-    for (let k = 0; k < stats.byKey.length; k++) foldKeyColumn(stats.byKey[k], cols, k, keep);
+      foldWhole(stats.whole[f], cols.fields[f], cols.timeUs, from, to, keep);
+    for (let k = 0; k < stats.byKey.length; k++) foldKeyColumn(stats.byKey[k], cols, k, keep, from, to);
   }
 
   /**
@@ -311,16 +311,24 @@ function foldWhole(
   acc: FieldStats,
   values: Float64Array,
   times: Float64Array | null,
-  n: number,
+  from: number,
+  to: number,
   keep: Uint8Array | undefined,
 ): void {
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     if (keep !== undefined && keep[i] === 0) continue;
     acc.add(values[i], times === null ? NaN : times[i]);
   }
 }
 
-function foldKeyColumn(index: KeyIndex, cols: StatsColumns, k: number, keep: Uint8Array | undefined): void {
+function foldKeyColumn(
+  index: KeyIndex,
+  cols: StatsColumns,
+  k: number,
+  keep: Uint8Array | undefined,
+  from: number,
+  to: number,
+): void {
   const { table } = index;
   const keyValues = cols.keys[k];
   const { fields, timeUs: times } = cols;
@@ -328,7 +336,7 @@ function foldKeyColumn(index: KeyIndex, cols: StatsColumns, k: number, keep: Uin
   // Rows of one key often come together; remembering the last one skips most map lookups.
   let lastKey: string | undefined;
   let first = -1;
-  for (let i = 0; i < cols.length; i++) {
+  for (let i = from; i < to; i++) {
     if (keep !== undefined && keep[i] === 0) continue;
     const key = keyValues[i];
     if (key !== lastKey || first < 0) {

@@ -90,6 +90,21 @@ describe('SqliteMetaStore (SQLite-specific)', () => {
     }
   });
 
+  it('keeps its write-ahead log checkpointed from another thread', async () => {
+    const file = dbFile();
+    const store = await open(file);
+    for (let i = 0; i < 2000; i++) await store.putDataset({ ...promotionsSpec(), name: `d${i % 50}` });
+    const db = new Database(file);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      expect(result!.log).toBeGreaterThan(0);
+      expect(result!.checkpointed).toBe(result!.log);
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const file = dbFile();
     await (await open(file)).close();

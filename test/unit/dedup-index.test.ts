@@ -127,4 +127,3 @@ describe('DedupIndex', () => {
     expect(worst).toBeLessThan(1000);
   });
 });
-

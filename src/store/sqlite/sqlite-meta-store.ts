@@ -31,6 +31,7 @@ import { SqliteUploads } from './sqlite-uploads.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteQuality } from './sqlite-quality.js';
 import { VersionBuildClient } from './version-build-client.js';
+import { BACKSTOP_WAL_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 
 type Statement = SqliteStatement;
 
@@ -114,6 +115,7 @@ export interface SqliteMetaStoreOptions {
 export class SqliteMetaStore implements MetaStore {
   readonly kind = 'sqlite';
   private open: OpenStore | undefined;
+  private checkpointer: WalCheckpointer | undefined;
   /** A temporary records dir of a `:memory:` store, removed at close. */
   private tempRecordsDir: string | undefined;
   readonly alerts = new SqliteAlerts(() => this.store().db);
@@ -136,6 +138,11 @@ export class SqliteMetaStore implements MetaStore {
       throw e;
     }
     this.open = new OpenStore(db, new VersionBuildClient(), recordsDir);
+    if (!memory) {
+      // Checkpoints run on their own thread; the writer's own is only a backstop for a large WAL.
+      db.pragma(`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`);
+      this.checkpointer = new WalCheckpointer(this.opts.path);
+    }
   }
 
   async close(): Promise<void> {
@@ -144,6 +151,8 @@ export class SqliteMetaStore implements MetaStore {
     this.open = undefined;
     open.records.clear();
     try {
+      await this.checkpointer?.stop();
+      this.checkpointer = undefined;
       await open.builder.close();
     } finally {
       open.db.close();
