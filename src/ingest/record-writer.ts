@@ -3,6 +3,7 @@ import type { BatchOutcome, ColumnarBatch, Reject } from '../core/batch.js';
 import type { DatasetRegistry } from '../core/dataset-registry.js';
 import { SluiceError, type RejectReason } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { BatchLog } from '../log/batch-log.js';
 import { decodeBatch } from '../log/local/batch-codec.js';
 import type { DecodePool } from './decode-pool.js';
@@ -10,8 +11,9 @@ import { UploadDecoder } from './upload-decoder.js';
 
 /**
  * Bodies at least this large decode on a decode thread (beside the event loop), at most
- * `MAX_THREAD_WRITES` at a time; smaller ones, or more at once, decode inline, where the hand-off
- * to a thread would cost more than it frees.
+ * `MAX_THREAD_WRITES` at a time, the others waiting their turn: decoding a large body inline would
+ * hold the event loop for tens of milliseconds. Smaller ones decode inline, where the hand-off to a
+ * thread would cost more than it frees.
  */
 const OFF_THREAD_BYTES = 256 * 1024;
 const MAX_THREAD_WRITES = 2;
@@ -61,7 +63,8 @@ export class RecordWriter {
   private readonly prefixes = new Set<string>([WRITE_SOURCE_PREFIX]);
   private readonly clients = new Map<string, string | null>();
   private readonly waiters = new Map<string, (outcome: BatchOutcome | null) => void>();
-  private threadWrites = 0;
+  /** Turns on the decode threads for large bodies; see OFF_THREAD_BYTES. */
+  private readonly threadTurns = new Semaphore(MAX_THREAD_WRITES);
 
   constructor(
     private readonly deps: {
@@ -127,9 +130,9 @@ export class RecordWriter {
     this.clients.set(source, opts.client);
     try {
       const pool = this.deps.decoders;
-      if (pool && ndjson.length >= OFF_THREAD_BYTES && this.threadWrites < MAX_THREAD_WRITES) {
+      if (pool && ndjson.length >= OFF_THREAD_BYTES) {
         // Decode on a thread beside the event loop; the batches come back encoded, ready for the log.
-        this.threadWrites++;
+        const release = await this.threadTurns.acquire();
         try {
           await pool.decode(
             {
@@ -147,7 +150,7 @@ export class RecordWriter {
             new AbortController().signal,
           );
         } finally {
-          this.threadWrites--;
+          release();
         }
       } else {
         const decoder = new UploadDecoder({ ...decode, source, layout, format: 'ndjson' });

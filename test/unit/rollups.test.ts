@@ -63,7 +63,7 @@ describe('RollupAccumulator', () => {
     }),
   );
 
-  it('builds minute cells and merges them into hour and day cells, skipping dropped rows and missing values', () => {
+  it('builds minute cells and merges them into hour and day cells, skipping dropped rows and missing values', async () => {
     const acc = new RollupAccumulator(layout);
     const times = [T0, T0 + 30e6, T0 + MIN, T0 + HOUR + 1, T0 + DAY + 5, T0 + 2];
     acc.add(
@@ -76,7 +76,7 @@ describe('RollupAccumulator', () => {
       Uint8Array.from([1, 1, 1, 1, 1, 0]),
     );
     expect(acc.pendingRows).toBe(5);
-    const blocks = acc.take()[0]!.blocks;
+    const blocks = (await acc.take())[0]!.blocks;
     expect(acc.pendingRows).toBe(0);
     const cells = (b: CellBlock | undefined): RollupCell[] =>
       b === undefined ? [] : Array.from({ length: b.size }, (_, c) => cellOf(b, c));
@@ -110,7 +110,7 @@ describe('RollupAccumulator', () => {
     expect(d['1d'].find((c) => c.bucketUs === T0)!.fields[0]!.sumSq).toBe(1 + 4 + 9);
   });
 
-  it('writes each cell its sketch: none up to two values, every value up to 64, centroids past that', () => {
+  it('writes each cell its sketch: none up to two values, every value up to 64, centroids past that', async () => {
     const acc = new RollupAccumulator(layout);
     const rand = mulberry32(3);
     const rows = [1, 2, 3, 64, 65, 5000];
@@ -130,7 +130,7 @@ describe('RollupAccumulator', () => {
       timeUs: Float64Array.from(times),
       fields: [Float64Array.from(values)],
     });
-    const block = acc.take()[0]!.blocks['1m']!;
+    const block = (await acc.take())[0]!.blocks['1m']!;
     const bySeries = new Map(
       Array.from({ length: block.size }, (_, c) => [block.seriesKeys[block.seriesOf[c]!]![0]!, c]),
     );

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { LevelRows, buildBlock, type CellBlock } from './cell-block.js';
 import { seriesIdOf, type RollupResolution } from './rollup-cell.js';
@@ -59,11 +60,15 @@ class LevelFold {
     }
   }
 
-  take(): LevelDeltas {
+  async take(): Promise<LevelDeltas> {
     const rows = this.rows;
     this.rows = new LevelRows(this.fieldCount);
     const blocks: Partial<Record<RollupResolution, CellBlock>> = {};
-    for (const res of this.level.resolutions) blocks[res] = buildBlock(rows, res);
+    for (const res of this.level.resolutions) {
+      blocks[res] = buildBlock(rows, res);
+      // Each block is one task: queries on this thread get in between.
+      await yieldToEventLoop();
+    }
     return { level: this.level, blocks };
   }
 }
@@ -99,8 +104,10 @@ export class RollupAccumulator {
   }
 
   /** The deltas collected so far; the accumulator starts empty again. */
-  take(): RollupDeltaSet {
+  async take(): Promise<RollupDeltaSet> {
     this.rowCount = 0;
-    return this.levels.map((l) => l.take());
+    const out: LevelDeltas[] = [];
+    for (const level of this.levels) out.push(await level.take());
+    return out;
   }
 }

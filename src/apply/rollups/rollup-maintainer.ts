@@ -14,7 +14,7 @@ const RECOVER_SEQS = 4;
  * it shares with those stored (the open hour and day of every active series), so larger slices write
  * less twice; taking the deltas is synchronous, so this also bounds how long it holds the thread.
  */
-const SLICE_ROWS = 131_072;
+const SLICE_ROWS = 65_536;
 
 interface QueuedBatch {
   layout: DatasetLayout;
@@ -166,7 +166,7 @@ export class RollupMaintainer {
           },
           { afterSeq: from, throughSeq: to },
         );
-        await target.mergeRollups(tail.layout, acc.take(), to);
+        await target.mergeRollups(tail.layout, await acc.take(), to);
         from = to;
         // A failed step is retried from here, not from the start of the tail.
         tail.from = to;
@@ -235,7 +235,7 @@ export class RollupMaintainer {
             acc.add(items[j]!.batch, items[j]!.keep);
             await yieldToEventLoop();
           }
-          await this.deps.target.mergeRollups(layout, acc.take(), items[j - 1]!.seq);
+          await this.deps.target.mergeRollups(layout, await acc.take(), items[j - 1]!.seq);
         } catch (err) {
           failure ??= err;
           this.requeue(name, items.slice(i));

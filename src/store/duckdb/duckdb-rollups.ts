@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DuckDBBlobValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { blockOfCells, cellOf, type CellBlock } from '../../apply/rollups/cell-block.js';
 import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
@@ -155,7 +156,10 @@ export async function mergeRollupTable(
       `SELECT r.* FROM ${table} r SEMI JOIN ${STAGE_TABLE} s ON ${keyJoin(layout, 'r', 's')} WHERE ${inRange}`,
       range,
     );
+    let n = 0;
     for (const row of stored.getRows()) {
+      // Merging decodes two sketches a cell: in slices, so queries on this thread get in between.
+      if (++n % 1000 === 0) await yieldToEventLoop();
       const old = cellOfRow(layout, row);
       const c = older.get(`${seriesIdOf(old.keys)}\u001e${old.bucketUs}`);
       if (c === undefined || replaced.has(c)) continue;
