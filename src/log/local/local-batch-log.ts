@@ -266,7 +266,10 @@ export class LocalBatchLog implements BatchLog {
       }
       backoff = this.retryInitialMs;
       ahead += refs.length;
-      inFlight.push({ refs, settled: handled?.settled ?? Promise.resolve() });
+      const settled = handled?.settled ?? Promise.resolve();
+      // Observed in order by settleOldest; until then a rejection must not count as unhandled.
+      settled.catch(() => undefined);
+      inFlight.push({ refs, settled });
       while (inFlight.length >= (handled === undefined ? 1 : PIPELINE_DEPTH))
         if (!(await settleOldest())) break;
     }
