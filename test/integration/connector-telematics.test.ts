@@ -7,6 +7,12 @@ import { RecordingSink, clockAt, until, withConnectors } from '../helpers/connec
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
+/**
+ * The suite runs the hour at a twentieth of the traffic model's volume on a 240x clock.
+ * SLUICE_TELEMATICS_TEST_FULL=1 runs it at full volume (about a million packets, pages of 250) on a
+ * 30x clock, which takes a few real minutes.
+ */
+const FULL = process.env.SLUICE_TELEMATICS_TEST_FULL === '1';
 
 function feed(url: string, patch: Partial<ConnectorConfigInput> = {}): ConnectorConfigInput {
   return {
@@ -36,62 +42,67 @@ describe('cursor-feed against the telematics simulator (accelerated clock, real 
     sim = undefined;
   });
 
-  it('stores every packet exactly once over a simulated hour with a pause and a restart, under 100 calls/min', async () => {
-    // A twentieth of the volume with pages of 100 keeps tests fast on a shared machine; the catch-up
-    // after a 15-minute pause still presses against the cap.
-    const clock = new ScaledClock(240);
-    const start = clock.now();
-    sim = new TelematicsSim({ clock, scale: 0.05, maxPerCall: 100, seed: 3 });
-    sim.endTrafficAt(start + HOUR);
-    const url = await sim.listen();
-    const sink = new RecordingSink();
-    const dataDir = tempDir();
-    // Traffic ends at the hour; a long min_silence keeps the wait for the catch-up from judging silence.
-    const config = withConnectors(
-      feed(url, {
-        page_size: 100,
-        max_interval: '30s',
-        stoppage: { min_silence: '1h' },
-      } as Partial<ConnectorConfigInput>),
-    );
-    const open = () => startHarness({ dataDir, config, sluice: { clock, alertSink: sink } });
-    const post = (action: string) =>
-      h!.app.inject({ method: 'POST', url: `/v1/connectors/telematics-feed/${action}`, headers: auth });
-    h = await open();
-    await clockAt(clock, start + 20 * MIN);
-    expect((await post('pause')).json().status).toBe('paused');
-    await clockAt(clock, start + 35 * MIN);
-    expect((await post('resume')).json().status).toBe('running');
-    await clockAt(clock, start + 45 * MIN);
-    await h.close();
-    h = await open();
-    await clockAt(clock, start + HOUR);
-    sim.advance(start + HOUR);
-    const total = sim.packets.length;
-    await until(
-      async () => {
-        const view = (await h!.app.inject({ url: '/v1/connectors/telematics-feed', headers: auth })).json();
-        return Number(view.schedule.cursor) >= total;
-      },
-      60_000,
-      'the connector to catch up',
-    );
-    await h.sluice.settle();
-    const layout = h.sluice.registry.get('telematics').layout;
-    expect(await h.sluice.series.count(layout)).toBe(sim.packets.distinct);
-    expect(sim.packets.duplicates).toBeGreaterThan(0);
-    expect(sim.stats.max_calls_per_minute).toBeLessThanOrEqual(100);
-    expect(sim.stats.rate_limited).toBe(0);
-    const view = (await h.app.inject({ url: '/v1/connectors/telematics-feed', headers: auth })).json();
-    expect(view.health.stoppages).toEqual([]);
-    expect(sink.raised).toEqual([]);
-    // Calls needed: ceil(packets / 100); idle probes come on top, at most one per 30 s max interval.
-    const minimum = Math.ceil(total / 100);
-    expect(sim.stats.calls).toBeLessThanOrEqual(Math.ceil(minimum * 1.05) + 120);
-    const metrics = (await h.app.inject({ url: '/metrics', headers: auth })).body;
-    expect(metrics).toContain('sluice_connector_calls_total{connector="telematics-feed",outcome="ok"}');
-    expect(metrics).toContain('sluice_connector_data_latency_seconds_bucket');
-  }, 90_000);
+  it(
+    'stores every packet exactly once over a simulated hour with a pause and a restart, under 100 calls/min',
+    async () => {
+      // A twentieth of the volume with pages of 100 keeps tests fast on a shared machine; the catch-up
+      // after a 15-minute pause still presses against the cap.
+      const page = FULL ? 250 : 100;
+      const clock = new ScaledClock(FULL ? 30 : 240);
+      const start = clock.now();
+      sim = new TelematicsSim({ clock, scale: FULL ? 1 : 0.05, maxPerCall: page, seed: 3 });
+      sim.endTrafficAt(start + HOUR);
+      const url = await sim.listen();
+      const sink = new RecordingSink();
+      const dataDir = tempDir();
+      // Traffic ends at the hour; a long min_silence keeps the wait for the catch-up from judging silence.
+      const config = withConnectors(
+        feed(url, {
+          page_size: page,
+          max_interval: '30s',
+          stoppage: { min_silence: '1h' },
+        } as Partial<ConnectorConfigInput>),
+      );
+      const open = () => startHarness({ dataDir, config, sluice: { clock, alertSink: sink } });
+      const post = (action: string) =>
+        h!.app.inject({ method: 'POST', url: `/v1/connectors/telematics-feed/${action}`, headers: auth });
+      h = await open();
+      await clockAt(clock, start + 20 * MIN);
+      expect((await post('pause')).json().status).toBe('paused');
+      await clockAt(clock, start + 35 * MIN);
+      expect((await post('resume')).json().status).toBe('running');
+      await clockAt(clock, start + 45 * MIN);
+      await h.close();
+      h = await open();
+      await clockAt(clock, start + HOUR);
+      sim.advance(start + HOUR);
+      const total = sim.packets.length;
+      await until(
+        async () => {
+          const view = (await h!.app.inject({ url: '/v1/connectors/telematics-feed', headers: auth })).json();
+          return Number(view.schedule.cursor) >= total;
+        },
+        FULL ? 600_000 : 60_000,
+        'the connector to catch up',
+      );
+      await h.sluice.settle();
+      const layout = h.sluice.registry.get('telematics').layout;
+      expect(await h.sluice.series.count(layout)).toBe(sim.packets.distinct);
+      expect(sim.packets.duplicates).toBeGreaterThan(0);
+      expect(sim.stats.max_calls_per_minute).toBeLessThanOrEqual(100);
+      expect(sim.stats.rate_limited).toBe(0);
+      const view = (await h.app.inject({ url: '/v1/connectors/telematics-feed', headers: auth })).json();
+      expect(view.health.stoppages).toEqual([]);
+      expect(sink.raised).toEqual([]);
+      // Calls needed: ceil(packets / page); idle probes come on top, at most one per 30 s max interval.
+      const minimum = Math.ceil(total / page);
+      expect(sim.stats.calls).toBeLessThanOrEqual(Math.ceil(minimum * 1.05) + 120);
+      const metrics = (await h.app.inject({ url: '/metrics', headers: auth })).body;
+      expect(metrics).toContain('sluice_connector_calls_total{connector="telematics-feed",outcome="ok"}');
+      expect(metrics).toContain('sluice_connector_data_latency_seconds_bucket');
+    },
+    FULL ? 900_000 : 90_000,
+  );
 
   it('catches up a 15-minute backlog as fast as the cap allows, never above it', async () => {
     const clock = new ScaledClock(20);
