@@ -4,7 +4,8 @@
  * by `--concurrency` keep-alive connections (a reasonably parallel client, not a sequential strawman).
  * Each side runs `--repeat` times and the median counts. The answers are checked equal, device by device.
  *
- * Run: npm run bench -- bulk-read [--rows 200_000] [--keys 1000] [--concurrency 8] [--repeat 5]
+ * Run: npm run bench -- bulk-read [--rows 200_000] [--keys 1000] [--concurrency 8] [--repeat 5] [--profile <dir>]
+ * `--profile` writes a V8 CPU profile of the Sluice server (all its threads) into <dir>.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,8 @@ const ROWS = numberArg('rows', 200_000);
 const KEYS = numberArg('keys', 1000);
 const CONCURRENCY = numberArg('concurrency', 8);
 const REPEAT = numberArg('repeat', 5);
+const profileAt = process.argv.indexOf('--profile');
+const PROFILE_DIR = profileAt > 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
 /** A dashboard's question: one day of hourly means per key (the file spans longer at the default size). */
 const FROM = '2025-01-01T00:00:00Z';
 const TO = '2025-01-02T00:00:00Z';
@@ -154,7 +157,11 @@ async function main(): Promise<void> {
     await writeChunks(csv, readingsFile({ rows: ROWS, devices: KEYS }, newExpectation()));
     const dataDir = path.join(tmp.dir, 'data');
     fs.mkdirSync(dataDir);
-    const server = await startSluice({ dataDir });
+    if (PROFILE_DIR) fs.mkdirSync(PROFILE_DIR, { recursive: true });
+    const server = await startSluice({
+      dataDir,
+      nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+    });
     try {
       const posted = await postUpload(server.url, server.auth, 'readings', csv);
       const final = await waitUploadFinal(server.url, server.auth, posted.report.id);

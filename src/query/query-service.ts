@@ -63,17 +63,21 @@ export class QueryService {
           `'${f}' is not a field of '${dataset}' (fields: ${layout.fields.map((c) => c.name).join(', ')})`,
         );
     const points = await this.series.series(layout, { ...q, fields });
-    // Group rows by series key so the answer reads as one list of points per series.
+    // Group rows by series key so the answer reads as one list of points per series. A bulk answer has
+    // tens of thousands of points over a few bucket times, so each bucket's time is formatted once.
     const bySeries = new Map<string, { key: Record<string, string>; points: Record<string, unknown>[] }>();
+    const isoOf = new Map<number, string>();
     for (const p of points) {
-      const id = p.keys.join('\u001f');
+      const id = p.keys.length === 1 ? p.keys[0]! : JSON.stringify(p.keys);
       let s = bySeries.get(id);
       if (!s) {
         s = { key: Object.fromEntries(layout.keys.map((k, i) => [k.name, p.keys[i] ?? ''])), points: [] };
         bySeries.set(id, s);
       }
-      const point: Record<string, unknown> = { time: isoOfUs(p.timeUs) };
-      fields.forEach((f, i) => (point[f] = p.values[i]));
+      let time = q.stepMs === undefined ? isoOfUs(p.timeUs) : isoOf.get(p.timeUs);
+      if (time === undefined) isoOf.set(p.timeUs, (time = isoOfUs(p.timeUs)));
+      const point: Record<string, unknown> = { time };
+      for (let i = 0; i < fields.length; i++) point[fields[i]!] = p.values[i];
       s.points.push(point);
     }
     return {

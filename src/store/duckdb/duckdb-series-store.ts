@@ -560,11 +560,16 @@ export class DuckDbSeriesStore implements SeriesStore {
         throw storeError(`series query on ${layout.spec.name}`, e);
       }
     });
-    return rows.map((row) => ({
-      keys: row.slice(0, nk).map(textOf),
-      timeUs: numberOrNull(row[nk] ?? null) ?? 0,
-      values: row.slice(nk + 1).map(numberOrNull),
-    }));
+    // Rows come ordered by key, so a series' points share one keys array.
+    let keys: string[] = [];
+    return rows.map((row) => {
+      if (nk > 0 && !sameKeys(keys, row)) keys = row.slice(0, nk).map(textOf);
+      return {
+        keys,
+        timeUs: numberOrNull(row[nk] ?? null) ?? 0,
+        values: row.slice(nk + 1).map(numberOrNull),
+      };
+    });
   }
 
   async latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined> {
@@ -796,4 +801,11 @@ export class DuckDbSeriesStore implements SeriesStore {
     });
     return { ...raw, rollupRowsDropped };
   }
+}
+
+/** Whether a result row starts with these key values. */
+function sameKeys(keys: readonly string[], row: readonly DuckDBValue[]): boolean {
+  if (keys.length === 0) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== textOf(row[i] ?? null)) return false;
+  return true;
 }

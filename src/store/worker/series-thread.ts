@@ -7,6 +7,7 @@ import { DuckDbSeriesStore } from '../duckdb/duckdb-series-store.js';
 import {
   toWireError,
   toWireGroups,
+  toWireSeries,
   type FromSeriesThread,
   type ScanCall,
   type SeriesOp,
@@ -54,7 +55,7 @@ const handlers: Handlers = {
       items.map((it) => ({ batch: decodeBatch(it.bytes), keep: it.keep })),
     ),
   isApplied: (id) => store.isApplied(id),
-  series: (spec, q) => store.series(layout(spec), q),
+  series: async (spec, q) => toWireSeries(await store.series(layout(spec), q)),
   latest: (spec, keys) => store.latest(layout(spec), keys),
   latestMany: (spec, keys) => store.latestMany(layout(spec), keys),
   rows: (spec, q) => store.rows(layout(spec), q),

@@ -25,6 +25,7 @@ import type {
 import {
   fromWireError,
   fromWireGroups,
+  fromWireSeries,
   type FromSeriesThread,
   type ScanCall,
   type SeriesOp,
@@ -114,8 +115,8 @@ export class ThreadedSeriesStore implements SeriesStore {
     return this.call('isApplied', [batchId]);
   }
 
-  series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]> {
-    return this.call('series', [layout.spec, query]);
+  async series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]> {
+    return fromWireSeries(await this.call('series', [layout.spec, query]));
   }
 
   latest(layout: DatasetLayout, keys: KeyFilter): Promise<StoredRow | undefined> {
