@@ -12,15 +12,24 @@ const RECOVER_SEQS = 4;
 /**
  * Rows folded into one rollup transaction at most. Each transaction reads back and rewrites the cells
  * it shares with those stored (the open hour and day of every active series), so larger slices write
- * less twice; taking the deltas is synchronous, so this also bounds how long it holds the thread.
+ * less twice; building a fold's cells is one task per resolution, so this also bounds how long each
+ * task holds the thread.
  */
 const SLICE_ROWS = 65_536;
 
-interface QueuedBatch {
+/**
+ * Applied rows of one dataset not yet in the stored rollups, folded as they arrive: an accumulator's
+ * typed arrays take about 20 bytes a row and level, where keeping the batches until the flush kept
+ * their decoded strings and encoded bytes alive (over 100 bytes a row).
+ */
+interface PendingFold {
   layout: DatasetLayout;
-  batch: ColumnarBatch;
-  keep: Uint8Array | undefined;
+  acc: RollupAccumulator;
+  /** The deltas once taken; kept here so a failed merge is retried with them. */
+  deltas?: RollupDeltaSet;
+  /** Apply sequence of the last batch folded in. */
   seq: number;
+  rows: number;
 }
 
 /** What the maintainer needs of the store that holds the raw rows and the rollups. */
@@ -46,10 +55,11 @@ export interface RollupMaintainerOptions {
 }
 
 /**
- * Keeps a store's rollups current; the store owns one and hands it every newly applied batch. Queuing
- * is the only per-batch work on the append path; a background flush folds the queued rows into deltas
- * of each rollup level and merges them into the store together with the dataset's rollup watermark, in
- * one transaction.
+ * Keeps a store's rollups current; the store owns one and hands it every newly applied batch. Each batch
+ * is folded at once into the dataset's open accumulator (a copy of its series, times and values in
+ * typed arrays, so the batch itself is not kept); a background flush builds each accumulator's deltas
+ * for every rollup level and merges them into the store together with the dataset's rollup watermark,
+ * in one transaction.
  *
  * Crash safety: rows carry their batch's apply sequence. The first time the store sees a dataset after
  * opening (`noteDataset`, before any new append to it), the rows stored after its watermark (applied,
@@ -57,8 +67,8 @@ export interface RollupMaintainerOptions {
  * so the rollups equal what the raw rows say: nothing counted twice, nothing lost.
  */
 export class RollupMaintainer {
-  /** Batches applied but not yet in the stored rollups, per dataset, in apply order. */
-  private readonly queued = new Map<string, QueuedBatch[]>();
+  /** Rows applied but not yet in the stored rollups, per dataset, in apply order. */
+  private readonly queued = new Map<string, PendingFold[]>();
   /** Applied rows missing from the stored rollups at start, by apply sequence range (from, to]. */
   private tails: { layout: DatasetLayout; from: number; to: number }[] = [];
   /** Datasets whose tail has been looked for since the store opened. */
@@ -107,13 +117,29 @@ export class RollupMaintainer {
     });
   }
 
-  /** A newly applied batch of an append-mode dataset, `keep` its rows not dropped as duplicates. */
+  /**
+   * A newly applied batch of an append-mode dataset, `keep` its rows not dropped as duplicates: folded
+   * at once into the dataset's open accumulator (a new one per SLICE_ROWS rows or layout change).
+   */
   enqueue(layout: DatasetLayout, batch: ColumnarBatch, keep: Uint8Array | undefined, seq: number): void {
     if (layout.spec.mode !== 'append') return;
     const name = layout.spec.name;
     let q = this.queued.get(name);
     if (q === undefined) this.queued.set(name, (q = []));
-    q.push({ layout, batch, keep, seq });
+    let open = q.at(-1);
+    // A fold whose deltas were taken (its merge failed and waits for a retry) takes no more rows.
+    if (
+      open === undefined ||
+      open.deltas !== undefined ||
+      open.layout !== layout ||
+      open.rows >= SLICE_ROWS
+    ) {
+      open = { layout, acc: new RollupAccumulator(layout), seq, rows: 0 };
+      q.push(open);
+    }
+    open.acc.add(batch, keep);
+    open.seq = seq;
+    open.rows += batch.length;
     this.pendingRows += batch.length;
     this.pending.set(this.pendingRows);
     if (this.pendingRows >= this.deps.options.maxPendingRows) this.requestFlush();
@@ -222,26 +248,18 @@ export class RollupMaintainer {
     this.queued.clear();
     const stop = this.flushSeconds.startTimer();
     let failure: unknown;
-    for (const [name, items] of entries) {
-      for (const it of items) this.pendingRows -= it.batch.length;
-      // Runs of batches under one layout (a redefined dataset changes it) fold together, at most
-      // SLICE_ROWS rows per transaction, which bounds the memory the deltas take.
-      for (let i = 0; i < items.length;) {
-        const layout = items[i]!.layout;
-        let j = i;
-        const acc = new RollupAccumulator(layout);
+    for (const [name, folds] of entries) {
+      for (let i = 0; i < folds.length; i++) {
+        const fold = folds[i]!;
         try {
-          for (; j < items.length && items[j]!.layout === layout && acc.pendingRows < SLICE_ROWS; j++) {
-            acc.add(items[j]!.batch, items[j]!.keep);
-            await yieldToEventLoop();
-          }
-          await this.deps.target.mergeRollups(layout, await acc.take(), items[j - 1]!.seq);
+          fold.deltas ??= await fold.acc.take();
+          await this.deps.target.mergeRollups(fold.layout, fold.deltas, fold.seq);
+          this.pendingRows -= fold.rows;
         } catch (err) {
           failure ??= err;
-          this.requeue(name, items.slice(i));
+          this.requeue(name, folds.slice(i));
           break;
         }
-        i = j;
       }
     }
     stop();
@@ -250,11 +268,10 @@ export class RollupMaintainer {
     if (failure !== undefined) throw failure;
   }
 
-  /** Puts a failed flush's batches back ahead of anything queued since. */
-  private requeue(name: string, items: QueuedBatch[]): void {
+  /** Puts a failed flush's folds back ahead of anything queued since. */
+  private requeue(name: string, folds: PendingFold[]): void {
     const later = this.queued.get(name) ?? [];
-    this.queued.set(name, [...items, ...later]);
-    for (const it of items) this.pendingRows += it.batch.length;
+    this.queued.set(name, [...folds, ...later]);
   }
 
   /**
@@ -263,7 +280,7 @@ export class RollupMaintainer {
    */
   async forget(dataset: string): Promise<void> {
     const clear = () => {
-      for (const it of this.queued.get(dataset) ?? []) this.pendingRows -= it.batch.length;
+      for (const fold of this.queued.get(dataset) ?? []) this.pendingRows -= fold.rows;
       this.queued.delete(dataset);
       this.noted.delete(dataset);
       this.tails = this.tails.filter((t) => t.layout.spec.name !== dataset);

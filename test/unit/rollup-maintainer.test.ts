@@ -1,0 +1,106 @@
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { RollupDeltaSet } from '../../src/apply/rollups/rollup-accumulator.js';
+import { cellOf } from '../../src/apply/rollups/cell-block.js';
+import { RollupMaintainer, type RollupTarget } from '../../src/apply/rollups/rollup-maintainer.js';
+import type { ColumnarBatch } from '../../src/core/batch.js';
+import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
+
+const layout = layoutOf(
+  datasetSchema.parse({
+    name: 'r',
+    columns: [
+      { name: 'k', role: 'key' },
+      { name: 'ts', type: 'time', role: 'time' },
+      { name: 'v', type: 'number', role: 'field' },
+    ],
+    rollups: [{ by: ['k'], resolutions: ['1h'] }],
+  }),
+);
+const HOUR = 3_600_000_000;
+const END = { offset: 0, line: 0 };
+
+function batchOf(seq: number, values: number[]): ColumnarBatch {
+  const n = values.length;
+  return {
+    id: `u:${seq}`,
+    dataset: 'r',
+    source: 'u',
+    seq,
+    length: n,
+    keys: [values.map(() => 'a')],
+    timeUs: Float64Array.from(values.map(() => 10 * HOUR)),
+    fields: [Float64Array.from(values)],
+    payloads: [],
+    attributes: [],
+    timeText: null,
+    hashes: null,
+    lines: Float64Array.from(values.map((_, i) => i + 1)),
+    totalRows: n,
+    rejects: [],
+    end: END,
+  };
+}
+
+/** A target that records merged sums and watermarks, failing the merges it is told to. */
+function recordingTarget(failMerges: number) {
+  const merged: { sum: number; rows: number; throughSeq: number }[] = [];
+  let failures = failMerges;
+  const target: RollupTarget = {
+    lastSeq: () => Promise.resolve(0),
+    rollupWatermark: () => Promise.resolve(0),
+    scan: () => Promise.resolve(),
+    mergeRollups: (_layout, deltas: RollupDeltaSet, throughSeq) => {
+      if (failures-- > 0) return Promise.reject(new Error('store down'));
+      const block = deltas[0]!.blocks['1h']!;
+      let sum = 0;
+      let rows = 0;
+      for (let c = 0; c < block.size; c++) {
+        const cell = cellOf(block, c);
+        sum += cell.fields[0]!.sum;
+        rows += cell.rows;
+      }
+      merged.push({ sum, rows, throughSeq });
+      return Promise.resolve();
+    },
+  };
+  return { target, merged };
+}
+
+function maintainer(target: RollupTarget) {
+  return new RollupMaintainer({
+    target,
+    log: pino({ level: 'silent' }),
+    metrics: new Registry(),
+    options: { flushIntervalMs: 60_000, maxPendingRows: 1_000_000 },
+  });
+}
+
+describe('RollupMaintainer', () => {
+  it('folds batches as they come and merges each row once, through a failed flush', async () => {
+    const { target, merged } = recordingTarget(1);
+    const m = maintainer(target);
+    m.enqueue(layout, batchOf(1, [1, 2]), undefined, 1);
+    m.enqueue(layout, batchOf(2, [3]), Uint8Array.from([0]), 2);
+    await expect(m.flush()).rejects.toThrow('store down');
+    // Rows that arrive after the failure go to a fold of their own, merged after the retried one.
+    m.enqueue(layout, batchOf(3, [10, 20]), undefined, 3);
+    await m.flush();
+    expect(merged).toEqual([
+      { sum: 3, rows: 2, throughSeq: 2 },
+      { sum: 30, rows: 2, throughSeq: 3 },
+    ]);
+    await m.flush();
+    expect(merged).toHaveLength(2);
+  });
+
+  it("forgets a dropped dataset's pending rows", async () => {
+    const { target, merged } = recordingTarget(0);
+    const m = maintainer(target);
+    m.enqueue(layout, batchOf(1, [1]), undefined, 1);
+    await m.forget('r');
+    await m.flush();
+    expect(merged).toEqual([]);
+  });
+});
