@@ -57,18 +57,35 @@ async function main(): Promise<void> {
     try {
       const started = performance.now();
       let sent = 0;
+      let uploadId: string | undefined;
+      // Progress on stderr every 30 s: bytes sent, rows processed, RSS now.
+      const progress = setInterval(() => {
+        void (async () => {
+          let processed = '?';
+          if (uploadId !== undefined) {
+            const res = await fetch(`${server.url}/v1/uploads/${uploadId}`, { headers: server.auth });
+            const r = (await res.json()) as { rows?: { total: number } };
+            processed = String(r.rows?.total ?? '?');
+          }
+          process.stderr.write(
+            `${Math.round((performance.now() - started) / 1000)} s: sent ${(sent / 1e9).toFixed(2)} GB, ` +
+              `rows processed ${processed}, RSS ${Math.round(samples.at(-1) ?? NaN)} MB\n`,
+          );
+        })().catch(() => undefined);
+      }, 30_000);
       const id = await tusStream({
         url: server.url,
         auth: server.auth,
         dataset: 'readings',
         // Ten-year window in the shipped config: generated times stay inside it.
         chunks: readingsFile({ rows, startMs: Date.now() - rows * 1000 }, expect),
+        onUrl: (url) => (uploadId = url.split('/').pop()),
         onProgress: (b) => (sent = b),
       });
       const sentAt = performance.now();
       const { report, doneAt } = await waitUploadFinal(server.url, server.auth, id, {
         timeoutMs: 6 * 3600_000,
-      });
+      }).finally(() => clearInterval(progress));
       if (report.status !== 'done') throw new Error(`upload ended ${report.status}: ${report.error ?? ''}`);
       if (report.rows.total !== expect.rows || report.rows.valid !== expect.valid)
         throw new Error(
