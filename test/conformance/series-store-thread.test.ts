@@ -12,11 +12,12 @@ import { runSeriesStoreConformance } from './series-store.js';
 const FLUSH_ON_REQUEST = { flushIntervalMs: 3_600_000, maxPendingRows: 1e12 };
 const log = pino({ level: 'silent' });
 
-function open(dir: string): ThreadedSeriesStore {
+function open(dir: string, testing?: { invalidateAtAppend: number }): ThreadedSeriesStore {
   return new ThreadedSeriesStore(
     {
       store: { path: path.join(dir, 'series.duckdb'), threads: 1, rollups: FLUSH_ON_REQUEST },
       logLevel: 'silent',
+      testing,
     },
     log,
   );
@@ -68,5 +69,43 @@ describe('ThreadedSeriesStore', () => {
     }
     const closed = await store.count(readingsLayout()).catch((e: unknown) => e);
     expect(isSluiceError(closed) && closed.code).toBe('store_unavailable');
+  });
+
+  it('reopens the database after DuckDB invalidates it; a batch stored before the error counts once', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-'));
+    const store = open(dir, { invalidateAtAppend: 2 });
+    try {
+      await store.init();
+      const layout = readingsLayout();
+      await store.ensureDataset(layout);
+      const first = readingsBatch(readingRows(1000), { id: 'b-1' });
+      const second = readingsBatch(readingRows(500, 3, 5000), { id: 'b-2' });
+      await store.append(layout, first);
+      // Stored, then the simulated fatal error: the caller sees a retriable failure.
+      const failed = await store.append(layout, second).catch((e: unknown) => e);
+      expect(isSluiceError(failed) && failed.code).toBe('store_unavailable');
+      // Calls fail as retriable while the thread reopens the file, then succeed.
+      let count: number | undefined;
+      for (let i = 0; i < 200 && count === undefined; i++) {
+        count = await store.count(layout).catch((e: unknown) => {
+          expect(isSluiceError(e) && e.code).toBe('store_unavailable');
+          return undefined;
+        });
+        if (count === undefined) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(count).toBe(1500);
+      // The retry the log would make finds the batch applied and stores nothing twice.
+      await store.append(layout, second);
+      expect(await store.count(layout)).toBe(1500);
+      expect(await store.isApplied('b-2')).toBe(true);
+      // The reopened store fails no second time, and keeps the dataset's rollups.
+      await store.append(layout, readingsBatch(readingRows(10, 3, 9000), { id: 'b-3' }));
+      await store.append(layout, readingsBatch(readingRows(10, 3, 9100), { id: 'b-4' }));
+      await store.flushRollups();
+      expect(await store.count(layout)).toBe(1520);
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -94,8 +94,11 @@ export interface DuckDbSeriesStoreOptions {
 function storeError(what: string, e: unknown): SluiceError {
   if (isSluiceError(e)) return e;
   const message = e instanceof Error ? e.message : String(e);
-  // I/O failures (disk full, file gone) may clear up; anything else is a bug or bad data.
-  const code = /^IO Error/i.test(message) ? 'store_unavailable' : 'internal';
+  // I/O failures (disk full, file gone) and memory pressure may clear up, and a database DuckDB has
+  // invalidated is reopened (ThreadedSeriesStore); anything else is a bug or bad data.
+  const code = /^IO Error|Out of Memory Error|database has been invalidated/i.test(message)
+    ? 'store_unavailable'
+    : 'internal';
   return new SluiceError(code, `${what}: ${message}`, { cause: e });
 }
 
@@ -235,7 +238,12 @@ export class DuckDbSeriesStore implements SeriesStore {
         this.rollupConn?.closeSync();
         this.rollupConn = undefined;
         this.rollupRows = undefined;
-        await this.writer?.run('CHECKPOINT');
+        try {
+          await this.writer?.run('CHECKPOINT');
+        } catch (err) {
+          // Closing goes on: the WAL holds every commit, and the next open replays it.
+          this.log.error({ err }, 'the checkpoint at close failed');
+        }
         this.recordStmt?.destroySync();
         this.recordStmt = undefined;
         this.writer?.closeSync();

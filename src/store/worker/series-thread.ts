@@ -40,6 +40,9 @@ function layout(spec: DatasetSpec): DatasetLayout {
   return l;
 }
 
+/** `appendMany` calls answered, for `testing.invalidateAtAppend`. */
+let appends = 0;
+
 type Handlers = {
   [K in SeriesOp]: (...args: Parameters<SeriesWireApi[K]>) => Promise<ReturnType<SeriesWireApi[K]>>;
 };
@@ -49,11 +52,15 @@ const handlers: Handlers = {
   close: () => store.close(),
   ensureDataset: (spec) => store.ensureDataset(layout(spec)),
   dropDataset: (name) => store.dropDataset(name),
-  appendMany: (spec, items) =>
-    store.appendMany(
+  appendMany: async (spec, items) => {
+    const results = await store.appendMany(
       layout(spec),
       items.map((it) => ({ batch: decodeBatch(it.bytes), keep: it.keep })),
-    ),
+    );
+    if (++appends === data.testing?.invalidateAtAppend)
+      throw new Error('FATAL Error: Failed: database has been invalidated (simulated for a test)');
+    return results;
+  },
   isApplied: (id) => store.isApplied(id),
   series: async (spec, q) => toWireSeries(await store.series(layout(spec), q)),
   latest: (spec, keys) => store.latest(layout(spec), keys),

@@ -28,6 +28,12 @@ import type {
 export interface SeriesThreadData {
   readonly store: Omit<DuckDbSeriesStoreOptions, 'metrics' | 'log'>;
   readonly logLevel: string;
+  /**
+   * Tests only: the n-th `appendMany` (1-based) stores its batches and then answers with the error
+   * DuckDB gives for an invalidated database, so the reopening path can be tested without making
+   * DuckDB fail for real.
+   */
+  readonly testing?: { readonly invalidateAtAppend?: number };
 }
 
 /** A batch as the BatchLog encodes it, with the rows its dedup kept. */

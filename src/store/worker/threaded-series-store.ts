@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ColumnarBatch } from '../../core/batch.js';
-import type { DatasetLayout } from '../../core/dataset.js';
+import type { DatasetLayout, DatasetSpec } from '../../core/dataset.js';
 import { SluiceError } from '../../core/errors.js';
 import { startModuleWorker } from '../../core/module-worker.js';
 import { encodeBatch } from '../../log/local/batch-codec.js';
@@ -41,6 +41,11 @@ interface Pending {
   onChunk?: (chunk: ScanChunk) => void | Promise<void>;
 }
 
+/** DuckDB's words for a database it refuses to use again until it is reopened. */
+const INVALIDATED = /database has been invalidated/i;
+/** How long a failed thread gets to close its database before it is terminated. */
+const CLOSE_TIMEOUT_MS = 30_000;
+
 function wireItem(batch: ColumnarBatch, keep: Uint8Array | undefined): WireItem {
   // Batches read from the BatchLog carry their encoding; others (tests, tools) are encoded here.
   return { bytes: batch.encoded ?? encodeBatch(batch), keep };
@@ -60,9 +65,12 @@ export class ThreadedSeriesStore implements SeriesStore {
   private readonly pending = new Map<number, Pending>();
   /** Set once the thread has died: every call then fails with it. */
   private failure: SluiceError | undefined;
+  /** Datasets ensured, so a reopened store is told of them again. */
+  private readonly datasets = new Map<string, DatasetSpec>();
+  private reopening: Promise<void> | undefined;
 
   constructor(
-    private readonly data: SeriesThreadData,
+    private data: SeriesThreadData,
     private readonly log: Logger,
   ) {}
 
@@ -91,12 +99,14 @@ export class ThreadedSeriesStore implements SeriesStore {
     }
   }
 
-  ensureDataset(layout: DatasetLayout): Promise<void> {
-    return this.call('ensureDataset', [layout.spec]);
+  async ensureDataset(layout: DatasetLayout): Promise<void> {
+    await this.call('ensureDataset', [layout.spec]);
+    this.datasets.set(layout.spec.name, layout.spec);
   }
 
-  dropDataset(name: string): Promise<void> {
-    return this.call('dropDataset', [name]);
+  async dropDataset(name: string): Promise<void> {
+    await this.call('dropDataset', [name]);
+    this.datasets.delete(name);
   }
 
   async append(layout: DatasetLayout, batch: ColumnarBatch, keep?: Uint8Array): Promise<AppendResult> {
@@ -209,8 +219,64 @@ export class ThreadedSeriesStore implements SeriesStore {
       return;
     }
     this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.value);
-    else p.reject(fromWireError(msg.error));
+    if (msg.ok) {
+      p.resolve(msg.value);
+      return;
+    }
+    const err = fromWireError(msg.error);
+    if (!INVALIDATED.test(err.message)) {
+      p.reject(err);
+      return;
+    }
+    // Retriable: the call succeeds once the store is reopened.
+    p.reject(new SluiceError('store_unavailable', err.message, { cause: err }));
+    this.reopen(err);
+  }
+
+  /**
+   * After a fatal error (seen when DuckDB runs out of memory mid-transaction) DuckDB refuses every
+   * further query on that database. The thread closes it and a new thread opens the file again: the
+   * WAL replays every committed transaction, and the rows of batches that failed meanwhile are applied
+   * when the log delivers them again (their ids say whether they were stored). Calls fail as retriable
+   * until then.
+   */
+  private reopen(cause: Error): void {
+    const old = this.worker;
+    if (this.reopening !== undefined || old === undefined) return;
+    this.log.error({ err: cause }, 'DuckDB invalidated the series database; reopening it');
+    this.worker = undefined;
+    this.failure = new SluiceError(
+      'store_unavailable',
+      'the series store is reopening after a fatal DuckDB error',
+    );
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    // A simulated failure (tests) happens once, not again on the reopened store.
+    this.data = { ...this.data, testing: undefined };
+    this.reopening = (async () => {
+      await this.closeThread(old);
+      await this.init();
+      for (const spec of this.datasets.values()) await this.call('ensureDataset', [spec]);
+      this.log.warn({ datasets: this.datasets.size }, 'the series database is open again');
+    })()
+      .catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => (this.reopening = undefined));
+  }
+
+  /** Asks a thread to close its store (so the file is never open twice), then ends it. */
+  private async closeThread(worker: Worker): Promise<void> {
+    const id = this.nextId++;
+    const closed = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    worker.postMessage({ id, op: 'close', args: [] } satisfies ToSeriesThread);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      closed.catch((err: unknown) => this.log.error({ err }, 'closing the invalidated database failed')),
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    this.pending.delete(id);
+    worker.removeAllListeners();
+    await worker.terminate();
   }
 
   private fail(err: Error): void {
