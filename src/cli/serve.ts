@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load.js';
+import { keepOtherThreadsLow } from '../core/thread-priority.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../observability/logger.js';
 import { Sluice } from '../runtime.js';
@@ -10,6 +11,8 @@ export async function serve(): Promise<void> {
   log.info({ config: file ?? '(defaults)' }, 'starting');
   const sluice = new Sluice(config, log);
   await sluice.start();
+  // After start, so the database's threads and the decoders exist; later ones are caught by the timer.
+  const stopLowering = keepOtherThreadsLow(config.server.background_niceness);
   const app = await buildApp({ sluice });
   const address = await app.listen({ port: config.server.port, host: config.server.host });
   log.info({ address, docs: `${address}/docs` }, 'listening');
@@ -19,6 +22,7 @@ export async function serve(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     await app.close();
+    stopLowering();
     await sluice.close();
     process.exit(0);
   };

@@ -34,6 +34,11 @@ export const configSchema = z
           .int()
           .positive()
           .default(10 * 1024 * 1024),
+        /**
+         * Niceness of every thread but the event loop (Linux; 0 leaves them alone): when the cores are
+         * busy, the thread that answers requests runs first.
+         */
+        background_niceness: z.number().int().min(0).max(19).default(10),
       })
       .strict()
       .prefault({}),

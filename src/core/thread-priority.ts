@@ -27,3 +27,46 @@ export function lowerThisThreadPriority(niceness = BACKGROUND_NICENESS): boolean
     return false;
   }
 }
+
+/**
+ * Lowers every other thread of the process to `niceness`, from the event loop: worker threads,
+ * DuckDB's threads, libuv's pool and V8's helpers. DuckDB starts its threads from a pool thread, so
+ * they would not inherit a niceness set on the thread that opened the database; setting it from
+ * outside, by thread id, reaches them. Returns how many threads were lowered.
+ */
+export function lowerOtherThreads(niceness = BACKGROUND_NICENESS): number {
+  if (!isMainThread || process.platform !== 'linux' || niceness <= 0) return 0;
+  let lowered = 0;
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return 0;
+  }
+  for (const name of tids) {
+    const tid = Number(name);
+    // The event loop's thread id is the process id.
+    if (tid === process.pid || !Number.isSafeInteger(tid)) continue;
+    try {
+      if (os.getPriority(tid) < niceness) {
+        os.setPriority(tid, niceness);
+        lowered++;
+      }
+    } catch {
+      // The thread ended in between.
+    }
+  }
+  return lowered;
+}
+
+/**
+ * Keeps every thread but the event loop at `niceness`, checking every `everyMs` for threads started
+ * since (a reopened database, a version build, a restarted decoder). Returns the stop function.
+ */
+export function keepOtherThreadsLow(niceness = BACKGROUND_NICENESS, everyMs = 2000): () => void {
+  if (!isMainThread || process.platform !== 'linux' || niceness <= 0) return () => undefined;
+  lowerOtherThreads(niceness);
+  const timer = setInterval(() => lowerOtherThreads(niceness), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
