@@ -30,7 +30,16 @@ export function spawnTsx(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {},
 ): RunningChild {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+  return spawnNode(script, args, { ...opts, nodeArgs: [...(opts.nodeArgs ?? []), '--import', 'tsx'] });
+}
+
+/** Spawns `node <nodeArgs> <script> ...args` from the repo root. */
+export function spawnNode(
+  script: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {},
+): RunningChild {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, spawnTsx, waitHttpOk, type RunningChild } from './child-process.js';
+import { builtCli } from './built-server.js';
+import { REPO_ROOT, spawnNode, waitHttpOk, type RunningChild } from './child-process.js';
 import { freePort } from './free-port.js';
 import { RssSampler } from './rss.js';
 
@@ -16,7 +17,7 @@ export interface SluiceServer {
 }
 
 /**
- * Starts `sluice serve` as its own process on a free port, with the shipped config and a given data
+ * Starts the built `sluice serve` (`dist/cli/main.js`) as its own process on a free port, with the shipped config and a given data
  * dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g. `--cpu-prof`).
  */
 export async function startSluice(opts: {
@@ -32,7 +33,7 @@ export async function startSluice(opts: {
     fs.writeFileSync(patched, `${fs.readFileSync(config, 'utf8')}\n${opts.extraConfig}\n`);
     config = patched;
   }
-  const proc = spawnTsx('src/cli/main.ts', ['serve'], {
+  const proc = spawnNode(builtCli(), ['serve'], {
     nodeArgs: opts.nodeArgs,
     env: {
       SLUICE_DATA_DIR: opts.dataDir,
