@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auth, startHarness, upload, waitForUpload, type Harness } from '../helpers/harness.js';
 import {
   dailyFigures,
@@ -217,5 +217,28 @@ describe('aggregations', () => {
       'validation_failed',
     );
     expect((await problem('GET', '/v1/aggregations/agg_nothing')).code).toBe('job_not_found');
+  });
+});
+
+describe('identical top-K requests at once', () => {
+  it('share store queries, and every answer counts the rows written before it was asked', async () => {
+    const url = '/v1/datasets/requests/topk?k=3&by=count&group=endpoint';
+    const reads = vi.spyOn(h.sluice.series, 'readRollups');
+    try {
+      const burst = () => Promise.all(Array.from({ length: 20 }, () => get(url)));
+      const first = await burst();
+      for (const a of first) expect(a).toEqual(first[0]);
+      // One query ran, and the requests that came while it ran shared one more.
+      expect(reads.mock.calls.length).toBeLessThanOrEqual(2);
+
+      const more = requestRows(600, START_MS + 60_000, 3_600_000, 7);
+      const up = await upload(h.app, 'requests', requestsCsv(more));
+      expect((await waitForUpload(h.app, up.id)).rows.valid).toBe(more.length);
+      const want = expectedTopK(figuresBy([...rows, ...more]), 'count', 3);
+      for (const a of await burst())
+        expect(a.items.map((i: any) => [i.group, i.value])).toEqual(want.map((w) => [w.key, w.value]));
+    } finally {
+      reads.mockRestore();
+    }
   });
 });

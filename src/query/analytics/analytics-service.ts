@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DatasetLayout } from '../../core/dataset.js';
+import { Coalescer } from '../../core/coalescer.js';
 import type { DatasetRegistry } from '../../core/dataset-registry.js';
 import { durationMs } from '../../core/duration.js';
 import { SluiceError } from '../../core/errors.js';
@@ -8,9 +9,11 @@ import type { KeyFilter, SeriesStore } from '../../store/series-store.js';
 import { isoOfUs } from '../query-params.js';
 import { AggregationJobs, type AggregationRequest } from './aggregation-jobs.js';
 import { historyOf, type HistoryAnswer } from './history.js';
+import { planStepped, planWindow } from './rollup-window.js';
 import { topKOf, type TopKAnswer, type TopKBy } from './topk.js';
 
 const DAY_MS = 86_400_000;
+const DAY_US = DAY_MS * 1000;
 
 export interface WindowInput {
   fromUs?: number;
@@ -21,9 +24,13 @@ export interface WindowInput {
  * Top-K, daily history and aggregation jobs for append-mode datasets, all answered from the stored
  * rollups, so they keep answering after raw data has gone and cost the same for any window length.
  * Results count every applied row: the store adds rows not yet folded into rollups from raw rows.
+ * Identical top-K and history requests share store queries (`Coalescer`): a dashboard polled by many
+ * viewers costs one query at a time, not one per viewer, and every answer is as fresh as its request.
  */
 export class AnalyticsService {
   readonly jobs: AggregationJobs;
+  private readonly topKs = new Coalescer<TopKAnswer>();
+  private readonly histories = new Coalescer<HistoryAnswer>();
 
   constructor(
     private readonly deps: {
@@ -67,12 +74,22 @@ export class AnalyticsService {
     q: WindowInput & { k: number; by: TopKBy; field?: string; group?: string; keys?: KeyFilter },
   ): Promise<TopKAnswer> {
     const layout = this.layout(dataset);
-    return topKOf(this.deps.series, layout, { ...q, ...this.window(layout, q) });
+    const w = this.window(layout, q);
+    // Windows that widen to the same whole minutes are the same query.
+    const { fromUs, toUs } = planWindow(w.fromUs, w.toUs);
+    const key = ['topk', dataset, q.k, q.by, q.field, q.group, q.keys, fromUs, toUs];
+    return this.topKs.run(JSON.stringify(key), () => topKOf(this.deps.series, layout, { ...q, ...w }));
   }
 
   history(dataset: string, w: WindowInput & { fillDays: boolean }): Promise<HistoryAnswer> {
     const layout = this.layout(dataset);
-    return historyOf(this.deps.series, layout, { ...this.window(layout, w), fillDays: w.fillDays });
+    const window = this.window(layout, w);
+    // Windows that widen to the same whole days are the same query.
+    const { fromUs, toUs } = planStepped(window.fromUs, window.toUs, DAY_US);
+    const key = ['history', dataset, w.fillDays, fromUs, toUs];
+    return this.histories.run(JSON.stringify(key), () =>
+      historyOf(this.deps.series, layout, { ...window, fillDays: w.fillDays }),
+    );
   }
 
   submitAggregation(request: AggregationRequest, client: string | null) {
