@@ -17,8 +17,9 @@ export interface SluiceServer {
 }
 
 /**
- * Starts the built `sluice serve` (`dist/cli/main.js`) as its own process on a free port, with the shipped config and a given data
- * dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ * Starts the built `sluice serve` (`dist/cli/main.js`) as its own process on a free port, with the
+ * shipped config and a given data dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g.
+ * `--cpu-prof`).
  */
 export async function startSluice(opts: {
   dataDir: string;
