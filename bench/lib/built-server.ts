@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { REPO_ROOT } from './child-process.js';
 
@@ -25,8 +24,8 @@ export function builtCli(): string {
   const built = fs.existsSync(CLI) ? fs.statSync(CLI).mtimeMs : 0;
   if (built < newestMtimeMs(path.join(REPO_ROOT, 'src'))) {
     process.stderr.write('building dist/ for the benchmark server (npm run build)\n');
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    // The same build `npm start` runs first.
+    execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 2, 2] });
   }
   return CLI;
 }

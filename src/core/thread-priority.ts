@@ -21,11 +21,23 @@ export function lowerThisThreadPriority(niceness = BACKGROUND_NICENESS): boolean
     // `/proc/thread-self` links to `<pid>/task/<tid>`.
     const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
     if (!Number.isSafeInteger(tid) || tid <= 0) return false;
-    os.setPriority(tid, Math.max(os.getPriority(tid), niceness));
+    lowerThread(tid, niceness);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Sets thread `tid` to `niceness` unless it is already as low; true when it was changed. */
+function lowerThread(tid: number, niceness: number): boolean {
+  if (os.getPriority(tid) >= niceness) return false;
+  os.setPriority(tid, niceness);
+  return true;
+}
+
+/** Whether the event loop can lower the other threads: Linux, a positive niceness, the main thread. */
+function canLowerOthers(niceness: number): boolean {
+  return isMainThread && process.platform === 'linux' && niceness > 0;
 }
 
 /**
@@ -35,7 +47,7 @@ export function lowerThisThreadPriority(niceness = BACKGROUND_NICENESS): boolean
  * outside, by thread id, reaches them. Returns how many threads were lowered.
  */
 export function lowerOtherThreads(niceness = BACKGROUND_NICENESS): number {
-  if (!isMainThread || process.platform !== 'linux' || niceness <= 0) return 0;
+  if (!canLowerOthers(niceness)) return 0;
   let lowered = 0;
   let tids: string[];
   try {
@@ -48,10 +60,7 @@ export function lowerOtherThreads(niceness = BACKGROUND_NICENESS): number {
     // The event loop's thread id is the process id.
     if (tid === process.pid || !Number.isSafeInteger(tid)) continue;
     try {
-      if (os.getPriority(tid) < niceness) {
-        os.setPriority(tid, niceness);
-        lowered++;
-      }
+      if (lowerThread(tid, niceness)) lowered++;
     } catch {
       // The thread ended in between.
     }
@@ -64,7 +73,7 @@ export function lowerOtherThreads(niceness = BACKGROUND_NICENESS): number {
  * since (a reopened database, a version build, a restarted decoder). Returns the stop function.
  */
 export function keepOtherThreadsLow(niceness = BACKGROUND_NICENESS, everyMs = 2000): () => void {
-  if (!isMainThread || process.platform !== 'linux' || niceness <= 0) return () => undefined;
+  if (!canLowerOthers(niceness)) return () => undefined;
   lowerOtherThreads(niceness);
   const timer = setInterval(() => lowerOtherThreads(niceness), everyMs);
   timer.unref();

@@ -8,12 +8,10 @@ import type { MetaStore } from '../../store/meta-store.js';
 import type { KeyFilter, SeriesStore } from '../../store/series-store.js';
 import { isoOfUs } from '../query-params.js';
 import { AggregationJobs, type AggregationRequest } from './aggregation-jobs.js';
-import { historyOf, type HistoryAnswer } from './history.js';
-import { planStepped, planWindow } from './rollup-window.js';
-import { topKOf, type TopKAnswer, type TopKBy } from './topk.js';
+import { historyKey, historyOf, type HistoryAnswer } from './history.js';
+import { topKKey, topKOf, type TopKAnswer, type TopKBy } from './topk.js';
 
 const DAY_MS = 86_400_000;
-const DAY_US = DAY_MS * 1000;
 
 export interface WindowInput {
   fromUs?: number;
@@ -74,22 +72,14 @@ export class AnalyticsService {
     q: WindowInput & { k: number; by: TopKBy; field?: string; group?: string; keys?: KeyFilter },
   ): Promise<TopKAnswer> {
     const layout = this.layout(dataset);
-    const w = this.window(layout, q);
-    // Windows that widen to the same whole minutes are the same query.
-    const { fromUs, toUs } = planWindow(w.fromUs, w.toUs);
-    const key = ['topk', dataset, q.k, q.by, q.field, q.group, q.keys, fromUs, toUs];
-    return this.topKs.run(JSON.stringify(key), () => topKOf(this.deps.series, layout, { ...q, ...w }));
+    const query = { ...q, ...this.window(layout, q) };
+    return this.topKs.run(topKKey(dataset, query), () => topKOf(this.deps.series, layout, query));
   }
 
   history(dataset: string, w: WindowInput & { fillDays: boolean }): Promise<HistoryAnswer> {
     const layout = this.layout(dataset);
-    const window = this.window(layout, w);
-    // Windows that widen to the same whole days are the same query.
-    const { fromUs, toUs } = planStepped(window.fromUs, window.toUs, DAY_US);
-    const key = ['history', dataset, w.fillDays, fromUs, toUs];
-    return this.histories.run(JSON.stringify(key), () =>
-      historyOf(this.deps.series, layout, { ...window, fillDays: w.fillDays }),
-    );
+    const query = { ...this.window(layout, w), fillDays: w.fillDays };
+    return this.histories.run(historyKey(dataset, query), () => historyOf(this.deps.series, layout, query));
   }
 
   submitAggregation(request: AggregationRequest, client: string | null) {

@@ -26,6 +26,12 @@ function dateOf(us: number): string {
   return new Date(us / 1000).toISOString().slice(0, 10);
 }
 
+/** Identifies a history query for sharing: windows that widen to the same whole days are one query. */
+export function historyKey(dataset: string, q: { fromUs: number; toUs: number; fillDays: boolean }): string {
+  const { fromUs, toUs } = planStepped(q.fromUs, q.toUs, DAY_US);
+  return JSON.stringify([dataset, q.fillDays, fromUs, toUs]);
+}
+
 /** Daily totals and per-field means over whole UTC days, from the 1-day rollups. Exact. */
 export async function historyOf(
   series: SeriesStore,

@@ -29,25 +29,29 @@ export interface TopKAnswer {
   items: TopKItem[];
 }
 
+export interface TopKQuery {
+  k: number;
+  by: TopKBy;
+  field?: string;
+  group?: string;
+  keys?: KeyFilter;
+  fromUs: number;
+  toUs: number;
+}
+
+/** Identifies a top-K query for sharing: windows that widen to the same whole minutes are one query. */
+export function topKKey(dataset: string, q: TopKQuery): string {
+  const { fromUs, toUs } = planWindow(q.fromUs, q.toUs);
+  return JSON.stringify([dataset, q.k, q.by, q.field, q.group, q.keys, fromUs, toUs]);
+}
+
 /**
  * The k groups (values of one key column) with the largest count, mean, p95 or max of a field over a
  * window, from rollups. count, mean and max are exact over the window widened to whole minutes; p95
  * is read from merged t-digests and is exact only while every merged sketch still holds its values.
  * Ties go to the smaller group value, so the answer is deterministic.
  */
-export async function topKOf(
-  series: SeriesStore,
-  layout: DatasetLayout,
-  q: {
-    k: number;
-    by: TopKBy;
-    field?: string;
-    group?: string;
-    keys?: KeyFilter;
-    fromUs: number;
-    toUs: number;
-  },
-): Promise<TopKAnswer> {
+export async function topKOf(series: SeriesStore, layout: DatasetLayout, q: TopKQuery): Promise<TopKAnswer> {
   const group = q.group ?? layout.keys[0]!.name;
   if (!layout.keys.some((c) => c.name === group))
     throw new SluiceError(
