@@ -122,7 +122,9 @@ describe('parseTimeToUs', () => {
       nsPerCall = Math.min(nsPerCall, ((performance.now() - t0) * 1e6) / 40_000);
     }
     expect(sum).toBeGreaterThan(0);
-    // Loose: about 30 ns here; a Date.parse-based parser is several times slower.
-    expect(nsPerCall).toBeLessThan(1000);
+    // Loose, against a pathological slowdown (a backtracking pattern, a per-call allocation): about
+    // 150 ns in the built server, several hundred under the test runner's module transform, and more
+    // on a loaded machine. Ingest reads times from bytes (parseTimeBytesFast), not through this path.
+    expect(nsPerCall).toBeLessThan(5000);
   });
 });
