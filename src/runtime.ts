@@ -150,7 +150,12 @@ export class Sluice {
     this.admission = new Admission(config.limits, this.inflight);
     this.lifecycle.onFinished((row) => {
       this.inflight.release(row.id);
-      if (config.ingest.keep_files === 'never') spool.remove(row.id);
+      if (config.ingest.keep_files === 'never')
+        spool
+          .remove(row.id)
+          .catch((err: unknown) =>
+            log.warn({ err, upload: row.id }, 'deleting a processed upload body failed'),
+          );
     });
     const processor = new UploadProcessor({
       config,

@@ -75,7 +75,11 @@ export class Spool {
     return fs.existsSync(this.pathOf(uploadId));
   }
 
-  remove(uploadId: string): void {
-    fs.rmSync(this.pathOf(uploadId), { force: true });
+  /**
+   * Deletes the body file. Asynchronous: unlinking a file of gigabytes frees its extents, which can
+   * take the event loop's thread for a tenth of a second.
+   */
+  remove(uploadId: string): Promise<void> {
+    return fs.promises.rm(this.pathOf(uploadId), { force: true });
   }
 }

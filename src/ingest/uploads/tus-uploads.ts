@@ -93,13 +93,13 @@ export class TusUploads implements TusStoreHooks {
 
   async terminate(row: UploadRow): Promise<void> {
     if (!['done', 'failed', 'cancelled'].includes(row.status)) await this.deps.lifecycle.cancel(row.id);
-    this.deps.spool.remove(row.id);
+    await this.deps.spool.remove(row.id);
   }
 
   async expire(row: UploadRow): Promise<void> {
     this.deps.log.info({ upload: row.id, bytes: row.bytesReceived }, 'resumable upload expired');
     await this.deps.lifecycle.fail(row.id, 'expired: the upload was not completed in time');
-    this.deps.spool.remove(row.id);
+    await this.deps.spool.remove(row.id);
   }
 }
 

@@ -121,14 +121,14 @@ export class UploadService {
       );
     } catch (err) {
       this.deps.inflight.release(row.id);
-      spool.remove(row.id);
+      await spool.remove(row.id);
       const reason =
         err instanceof SluiceError ? err.message : 'the connection closed before the body was complete';
       await lifecycle.fail(row.id, reason);
       throw err instanceof SluiceError ? err : new SluiceError('bad_request', reason, { cause: err });
     }
     if (bytes === 0) {
-      spool.remove(row.id);
+      await spool.remove(row.id);
       await lifecycle.fail(row.id, 'the body is empty');
       throw new SluiceError('empty_body', 'The upload body is empty');
     }

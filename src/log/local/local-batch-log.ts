@@ -61,6 +61,8 @@ export class LocalBatchLog implements BatchLog {
 
   private readonly commit: GroupCommit;
   private persisting: Promise<void> | null = null;
+  /** Unlinks of acknowledged segments, in order. */
+  private deletions: Promise<void> = Promise.resolve();
   private drainWaiters: { target: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   private consumer: Promise<void> | null = null;
@@ -343,7 +345,12 @@ export class LocalBatchLog implements BatchLog {
       this.segments.shift();
       this.commit.forget(seg);
       fs.closeSync(seg.fd);
-      fs.rmSync(seg.file, { force: true });
+      // Off the event loop: unlinking a segment of many megabytes can take tens of milliseconds. A crash
+      // before the unlink leaves an acknowledged segment, which the next open deletes.
+      const file = seg.file;
+      this.deletions = this.deletions.then(() =>
+        fs.promises.rm(file, { force: true }).catch((err: unknown) => this.report(err, null)),
+      );
     }
   }
 
@@ -364,11 +371,15 @@ export class LocalBatchLog implements BatchLog {
     };
   }
 
-  drained(): Promise<void> {
-    if (this.persistedNo >= this.lastNo && this.head === this.queue.length) return Promise.resolve();
-    if (this.state !== 'open')
-      return Promise.reject(new SluiceError('store_unavailable', 'the batch log is not open'));
-    return new Promise((resolve, reject) => this.drainWaiters.push({ target: this.lastNo, resolve, reject }));
+  /** Resolves once every record appended so far is acknowledged and its acknowledged segments deleted. */
+  async drained(): Promise<void> {
+    if (this.persistedNo < this.lastNo || this.head < this.queue.length) {
+      if (this.state !== 'open') throw new SluiceError('store_unavailable', 'the batch log is not open');
+      await new Promise<void>((resolve, reject) =>
+        this.drainWaiters.push({ target: this.lastNo, resolve, reject }),
+      );
+    }
+    await this.deletions;
   }
 
   close(): Promise<void> {
@@ -388,6 +399,7 @@ export class LocalBatchLog implements BatchLog {
     await this.consumer;
     await this.commit.flush();
     while (this.persisting !== null) await this.persisting;
+    await this.deletions;
     for (const { reject } of this.drainWaiters.splice(0))
       reject(new SluiceError('store_unavailable', 'the batch log closed before draining'));
     for (const seg of this.segments) fs.closeSync(seg.fd);
