@@ -5,6 +5,7 @@ import { cellOf, type CellBlock } from '../../src/apply/rollups/cell-block.js';
 import { ROLLUP_SKETCH, type RollupCell } from '../../src/apply/rollups/rollup-cell.js';
 import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
 import { isSluiceError } from '../../src/core/errors.js';
+import { TimeSlicer } from '../../src/core/time-slicer.js';
 import { planStepped, planWindow } from '../../src/query/analytics/rollup-window.js';
 import { QuantileSketch } from '../../src/query/quantile-sketch.js';
 import { mulberry32 } from '../../src/sim/random.js';
@@ -76,7 +77,7 @@ describe('RollupAccumulator', () => {
       Uint8Array.from([1, 1, 1, 1, 1, 0]),
     );
     expect(acc.pendingRows).toBe(5);
-    const blocks = (await acc.take())[0]!.blocks;
+    const blocks = (await acc.take(new TimeSlicer(4)))[0]!.blocks;
     expect(acc.pendingRows).toBe(0);
     const cells = (b: CellBlock | undefined): RollupCell[] =>
       b === undefined ? [] : Array.from({ length: b.size }, (_, c) => cellOf(b, c));
@@ -130,7 +131,7 @@ describe('RollupAccumulator', () => {
       timeUs: Float64Array.from(times),
       fields: [Float64Array.from(values)],
     });
-    const block = (await acc.take())[0]!.blocks['1m']!;
+    const block = (await acc.take(new TimeSlicer(4)))[0]!.blocks['1m']!;
     const bySeries = new Map(
       Array.from({ length: block.size }, (_, c) => [block.seriesKeys[block.seriesOf[c]!]![0]!, c]),
     );
@@ -147,6 +148,52 @@ describe('RollupAccumulator', () => {
       if (n <= 64) expect(sketch.quantile(0.5)).toBe(quantileOfSorted(mine, 0.5));
       else expect(Math.abs(sketch.quantile(0.5) - quantileOfSorted(mine, 0.5))).toBeLessThan(2);
     });
+  });
+});
+
+describe('building rollup blocks in slices', () => {
+  it('gives the thread back between slices and builds the same cells as in one go', async () => {
+    const layout = layoutOf(
+      datasetSchema.parse({
+        name: 'r',
+        columns: [
+          { name: 'k', type: 'string', role: 'key' },
+          { name: 't', type: 'time', role: 'time' },
+          { name: 'v', type: 'number', role: 'field' },
+        ],
+      }),
+    );
+    const rand = mulberry32(7);
+    const n = 40_000;
+    const rows = {
+      length: n,
+      keys: [Array.from({ length: n }, (_, i) => `s${i % 2000}`)],
+      timeUs: Float64Array.from({ length: n }, (_, i) => T0 + i * 1e6),
+      fields: [Float64Array.from({ length: n }, () => rand() * 100)],
+    };
+    const build = async (slicer: TimeSlicer) => {
+      const acc = new RollupAccumulator(layout);
+      acc.add(rows);
+      return acc.take(slicer);
+    };
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const whole = await build(new TimeSlicer(Infinity));
+    const ticksWhole = ticks;
+    // A zero-length slice pauses at every look at the clock.
+    const sliced = await build(new TimeSlicer(0));
+    clearInterval(ticker);
+    expect(ticks - ticksWhole).toBeGreaterThan(10);
+    expect(sliced.length).toBe(whole.length);
+    for (let l = 0; l < whole.length; l++)
+      for (const res of ['1m', '1h', '1d'] as const) {
+        const a = whole[l]!.blocks[res]!;
+        const b = sliced[l]!.blocks[res]!;
+        expect(b.size).toBe(a.size);
+        expect(Array.from({ length: b.size }, (_, c) => cellOf(b, c))).toStrictEqual(
+          Array.from({ length: a.size }, (_, c) => cellOf(a, c)),
+        );
+      }
   });
 });
 

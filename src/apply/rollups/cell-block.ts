@@ -1,3 +1,4 @@
+import { TimeSlicer } from '../../core/time-slicer.js';
 import { QuantileSketch, exactSketchSize, writeExactSketch } from '../../query/quantile-sketch.js';
 import {
   RESOLUTION_US,
@@ -89,8 +90,26 @@ export class LevelRows {
   }
 }
 
-/** Cells of `res` over the rows: each row goes to the cell of its series and bucket. */
-export function buildBlock(rows: LevelRows, res: RollupResolution): CellBlock {
+/**
+ * Longest stretch of rollup building or merging between two pauses. The series store thread also
+ * answers queries (top-K, history, series), which otherwise waited a quarter of a second behind one
+ * flush of a request log's cells.
+ */
+export const ROLLUP_SLICE_MS = 4;
+
+/** Rows between two looks at the clock in the per-row loops below. */
+const ROWS_PER_LOOK = 8192;
+
+/**
+ * Cells of `res` over the rows: each row goes to the cell of its series and bucket. Building the
+ * sketches of tens of thousands of cells takes a fraction of a second, so the work pauses at the
+ * ends of `slicer`'s slices: the thread's other calls (queries) run in between.
+ */
+export async function buildBlock(
+  rows: LevelRows,
+  res: RollupResolution,
+  slicer: TimeSlicer,
+): Promise<CellBlock> {
   const n = rows.length;
   const width = RESOLUTION_US[res];
   const cellOf = new Int32Array(n);
@@ -110,6 +129,7 @@ export function buildBlock(rows: LevelRows, res: RollupResolution): CellBlock {
   const byNumber = new Map<number, number>();
   const byText = new Map<string, number>();
   for (let r = 0; r < n; r++) {
+    if (r % ROWS_PER_LOOK === 0 && slicer.due) await slicer.pause();
     const s = rows.seriesOf[r]!;
     const b = Math.floor(rows.timeUs[r]! / width);
     let c = numeric ? byNumber.get(s * span + (b - lo)) : byText.get(`${s}:${b}`);
@@ -124,7 +144,8 @@ export function buildBlock(rows: LevelRows, res: RollupResolution): CellBlock {
   }
   const cellRows = new Float64Array(size);
   for (let r = 0; r < n; r++) cellRows[cellOf[r]!]++;
-  const fields = rows.values.map((values) => fieldColumns(values, n, cellOf, size));
+  const fields: FieldColumns[] = [];
+  for (const values of rows.values) fields.push(await fieldColumns(values, n, cellOf, size, slicer));
   return {
     size,
     seriesKeys: rows.seriesKeys,
@@ -135,7 +156,13 @@ export function buildBlock(rows: LevelRows, res: RollupResolution): CellBlock {
   };
 }
 
-function fieldColumns(values: Float64Array, n: number, cellOf: Int32Array, size: number): FieldColumns {
+async function fieldColumns(
+  values: Float64Array,
+  n: number,
+  cellOf: Int32Array,
+  size: number,
+  slicer: TimeSlicer,
+): Promise<FieldColumns> {
   const count = new Float64Array(size);
   const sum = new Float64Array(size);
   const min = new Float64Array(size).fill(Infinity);
@@ -151,16 +178,17 @@ function fieldColumns(values: Float64Array, n: number, cellOf: Int32Array, size:
     if (x < min[c]!) min[c] = x;
     if (x > max[c]!) max[c] = x;
   }
-  return { count, sum, min, max, sumSq, sketch: sketchColumn(values, n, cellOf, count) };
+  return { count, sum, min, max, sumSq, sketch: await sketchColumn(values, n, cellOf, count, slicer) };
 }
 
 /** Groups each cell's values together (a counting sort by cell), then writes each cell's sketch. */
-function sketchColumn(
+async function sketchColumn(
   values: Float64Array,
   n: number,
   cellOf: Int32Array,
   count: Float64Array,
-): FieldColumns['sketch'] {
+  slicer: TimeSlicer,
+): Promise<FieldColumns['sketch']> {
   const size = count.length;
   const first = new Int32Array(size + 1);
   for (let c = 0; c < size; c++) first[c + 1] = first[c]! + count[c]!;
@@ -176,6 +204,7 @@ function sketchColumn(
   for (let c = 0; c < size; c++) {
     const k = count[c]!;
     if (k <= 2) continue;
+    if (slicer.due) await slicer.pause();
     if (k <= ROLLUP_EXACT_VALUES) {
       total += exactSketchSize(k);
       continue;
@@ -194,6 +223,7 @@ function sketchColumn(
   for (let c = 0; c < size; c++) {
     const k = count[c]!;
     if (k <= 2) continue;
+    if (slicer.due) await slicer.pause();
     start[c] = at;
     const b = compressed.get(c);
     if (b !== undefined) {
@@ -229,42 +259,62 @@ export function cellOf(block: CellBlock, c: number): RollupCell {
   return cell;
 }
 
-/** A block of the given cells (merged cells, few), with their sketches written as a flush would. */
-export function blockOfCells(cells: readonly RollupCell[], fieldCount: number): CellBlock {
+/**
+ * A block of the given cells (merged with stored ones: the open hour and day of every active series),
+ * with their sketches written as a flush would, pausing at the ends of `slicer`'s slices.
+ */
+export async function blockOfCells(
+  cells: readonly RollupCell[],
+  fieldCount: number,
+  slicer: TimeSlicer,
+): Promise<CellBlock> {
   const size = cells.length;
-  const seriesKeys = cells.map((c) => c.keys);
-  const fields: FieldColumns[] = Array.from({ length: fieldCount }, (_, f) => {
-    const sketches = cells.map((c) => {
-      const r = c.fields[f]!;
-      return r.count > 2 && r.sketch !== null ? r.sketch.toBytes(ROLLUP_EXACT_VALUES) : null;
-    });
+  const fields: FieldColumns[] = [];
+  for (let f = 0; f < fieldCount; f++) {
+    const count = new Float64Array(size);
+    const sum = new Float64Array(size);
+    const min = new Float64Array(size);
+    const max = new Float64Array(size);
+    const sumSq = new Float64Array(size);
+    const sketches: (Uint8Array | null)[] = new Array<Uint8Array | null>(size);
+    let total = 0;
+    for (let c = 0; c < size; c++) {
+      if (slicer.due) await slicer.pause();
+      const r = cells[c]!.fields[f]!;
+      count[c] = r.count;
+      sum[c] = r.sum;
+      min[c] = r.min;
+      max[c] = r.max;
+      sumSq[c] = r.sumSq;
+      const b = r.count > 2 && r.sketch !== null ? r.sketch.toBytes(ROLLUP_EXACT_VALUES) : null;
+      sketches[c] = b;
+      if (b !== null) total += b.length;
+    }
     const start = new Int32Array(size);
     const length = new Int32Array(size);
-    const bytes = new Uint8Array(sketches.reduce((n, b) => n + (b?.length ?? 0), 0));
+    const bytes = new Uint8Array(total);
     let at = 0;
-    sketches.forEach((b, c) => {
-      if (b === null) return;
+    for (let c = 0; c < size; c++) {
+      const b = sketches[c];
+      if (b === null || b === undefined) continue;
+      if (c % ROWS_PER_LOOK === 0 && slicer.due) await slicer.pause();
       bytes.set(b, at);
       start[c] = at;
       length[c] = b.length;
       at += b.length;
-    });
-    const column = (pick: (c: RollupCell) => number) => Float64Array.from(cells, pick);
-    return {
-      count: column((c) => c.fields[f]!.count),
-      sum: column((c) => c.fields[f]!.sum),
-      min: column((c) => c.fields[f]!.min),
-      max: column((c) => c.fields[f]!.max),
-      sumSq: column((c) => c.fields[f]!.sumSq),
-      sketch: { bytes, start, length },
-    };
-  });
-  return {
-    size,
-    seriesKeys,
-    seriesOf: Int32Array.from(cells, (_, i) => i),
-    bucketUs: Float64Array.from(cells, (c) => c.bucketUs),
-    rows: Float64Array.from(cells, (c) => c.rows),
-    fields,
-  };
+    }
+    fields.push({ count, sum, min, max, sumSq, sketch: { bytes, start, length } });
+  }
+  const seriesKeys = new Array<readonly string[]>(size);
+  const seriesOf = new Int32Array(size);
+  const bucketUs = new Float64Array(size);
+  const rows = new Float64Array(size);
+  for (let c = 0; c < size; c++) {
+    const cell = cells[c]!;
+    seriesKeys[c] = cell.keys;
+    seriesOf[c] = c;
+    bucketUs[c] = cell.bucketUs;
+    rows[c] = cell.rows;
+  }
+  return { size, seriesKeys, seriesOf, bucketUs, rows, fields };
 }

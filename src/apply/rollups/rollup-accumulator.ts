@@ -1,5 +1,5 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { DatasetLayout } from '../../core/dataset.js';
+import type { TimeSlicer } from '../../core/time-slicer.js';
 import { LevelRows, buildBlock, type CellBlock } from './cell-block.js';
 import { seriesIdOf, type RollupResolution } from './rollup-cell.js';
 import { rollupLevelsOf, type RollupLevel } from './rollup-levels.js';
@@ -60,15 +60,11 @@ class LevelFold {
     }
   }
 
-  async take(): Promise<LevelDeltas> {
+  async take(slicer: TimeSlicer): Promise<LevelDeltas> {
     const rows = this.rows;
     this.rows = new LevelRows(this.fieldCount);
     const blocks: Partial<Record<RollupResolution, CellBlock>> = {};
-    for (const res of this.level.resolutions) {
-      blocks[res] = buildBlock(rows, res);
-      // Each block is one task: queries on this thread get in between.
-      await yieldToEventLoop();
-    }
+    for (const res of this.level.resolutions) blocks[res] = await buildBlock(rows, res, slicer);
     return { level: this.level, blocks };
   }
 }
@@ -103,11 +99,14 @@ export class RollupAccumulator {
     this.rowCount += n;
   }
 
-  /** The deltas collected so far; the accumulator starts empty again. */
-  async take(): Promise<RollupDeltaSet> {
+  /**
+   * The deltas collected so far; the accumulator starts empty again. The building pauses at the ends
+   * of `slicer`'s slices, so queries on the same thread are answered in between.
+   */
+  async take(slicer: TimeSlicer): Promise<RollupDeltaSet> {
     this.rowCount = 0;
     const out: LevelDeltas[] = [];
-    for (const level of this.levels) out.push(await level.take());
+    for (const level of this.levels) out.push(await level.take(slicer));
     return out;
   }
 }

@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { ScanChunk } from '../../store/series-store.js';
+import { TimeSlicer } from '../../core/time-slicer.js';
+import { ROLLUP_SLICE_MS } from './cell-block.js';
 import { RollupAccumulator, type RollupDeltaSet } from './rollup-accumulator.js';
 
 /** Batches (apply sequences) read back per transaction while recovering. */
@@ -192,7 +194,7 @@ export class RollupMaintainer {
           },
           { afterSeq: from, throughSeq: to },
         );
-        await target.mergeRollups(tail.layout, await acc.take(), to);
+        await target.mergeRollups(tail.layout, await acc.take(new TimeSlicer(ROLLUP_SLICE_MS)), to);
         from = to;
         // A failed step is retried from here, not from the start of the tail.
         tail.from = to;
@@ -247,12 +249,13 @@ export class RollupMaintainer {
     const entries = [...this.queued.entries()];
     this.queued.clear();
     const stop = this.flushSeconds.startTimer();
+    const slicer = new TimeSlicer(ROLLUP_SLICE_MS);
     let failure: unknown;
     for (const [name, folds] of entries) {
       for (let i = 0; i < folds.length; i++) {
         const fold = folds[i]!;
         try {
-          fold.deltas ??= await fold.acc.take();
+          fold.deltas ??= await fold.acc.take(slicer);
           await this.deps.target.mergeRollups(fold.layout, fold.deltas, fold.seq);
           this.pendingRows -= fold.rows;
         } catch (err) {

@@ -1,6 +1,5 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DuckDBBlobValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { blockOfCells, cellOf, type CellBlock } from '../../apply/rollups/cell-block.js';
+import { ROLLUP_SLICE_MS, blockOfCells, cellOf, type CellBlock } from '../../apply/rollups/cell-block.js';
 import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import {
   ROLLUP_SKETCH,
@@ -12,6 +11,7 @@ import {
 } from '../../apply/rollups/rollup-cell.js';
 import { rollupLevelsOf, type RollupLevel } from '../../apply/rollups/rollup-levels.js';
 import type { DatasetLayout } from '../../core/dataset.js';
+import { TimeSlicer } from '../../core/time-slicer.js';
 import { QuantileSketch } from '../../query/quantile-sketch.js';
 import { numberOrNull, textOf } from './duckdb-result-values.js';
 import type { BlockCells, RollupRowsSource } from './duckdb-rollup-writer.js';
@@ -123,6 +123,7 @@ export async function mergeRollupTable(
   block: CellBlock,
   storedUpTo: number,
   writer: RollupRowsSource,
+  slicer: TimeSlicer,
 ): Promise<number> {
   let latest = -Infinity;
   if (block.size === 0) return latest;
@@ -152,20 +153,27 @@ export async function mergeRollupTable(
     stage.closeSync();
     const range = [BigInt(lo), BigInt(hi)];
     const inRange = 'r.bucket >= $1::BIGINT AND r.bucket <= $2::BIGINT';
-    const stored = await conn.runAndReadAll(
+    const stored = await conn.run(
       `SELECT r.* FROM ${table} r SEMI JOIN ${STAGE_TABLE} s ON ${keyJoin(layout, 'r', 's')} WHERE ${inRange}`,
       range,
     );
-    let n = 0;
-    for (const row of stored.getRows()) {
-      // Merging decodes two sketches a cell: in slices, so queries on this thread get in between.
-      if (++n % 1000 === 0) await yieldToEventLoop();
-      const old = cellOfRow(layout, row);
-      const c = older.get(`${seriesIdOf(old.keys)}\u001e${old.bucketUs}`);
-      if (c === undefined || replaced.has(c)) continue;
-      mergeCell(old, cellOf(block, c));
-      merged.push(old);
-      replaced.add(c);
+    // Chunk by chunk (2,048 rows), not all rows at once: turning tens of thousands of rows into values
+    // is itself a long task. Merging decodes two sketches a cell: in slices, so queries on this thread
+    // get in between.
+    for (
+      let chunk = await stored.fetchChunk();
+      chunk !== null && chunk.rowCount > 0;
+      chunk = await stored.fetchChunk()
+    ) {
+      for (const row of chunk.getRows()) {
+        if (slicer.due) await slicer.pause();
+        const old = cellOfRow(layout, row);
+        const c = older.get(`${seriesIdOf(old.keys)}\u001e${old.bucketUs}`);
+        if (c === undefined || replaced.has(c)) continue;
+        mergeCell(old, cellOf(block, c));
+        merged.push(old);
+        replaced.add(c);
+      }
     }
     await conn.run(
       `DELETE FROM ${table} r USING ${STAGE_TABLE} s WHERE ${keyJoin(layout, 'r', 's')} AND ${inRange}`,
@@ -178,7 +186,7 @@ export async function mergeRollupTable(
   for (let c = 0; c < block.size; c++) if (!replaced.has(c)) fresh[n++] = c;
   const parts: BlockCells[] = [{ block, cells: fresh }];
   if (merged.length > 0) {
-    const again = blockOfCells(merged, layout.fields.length);
+    const again = await blockOfCells(merged, layout.fields.length, slicer);
     parts.push({ block: again, cells: Uint32Array.from({ length: again.size }, (_, i) => i) });
   }
   await writer.insert(conn, layout, name, parts);
@@ -203,6 +211,7 @@ export async function mergeAllRollups(
   writer: RollupRowsSource,
 ): Promise<Map<string, number>> {
   const written = new Map<string, number>();
+  const slicer = new TimeSlicer(ROLLUP_SLICE_MS);
   for (const { level, blocks: byRes } of deltas) {
     for (const res of level.resolutions) {
       const table = rollupTableOf(layout.spec.name, res, level);
@@ -210,7 +219,7 @@ export async function mergeAllRollups(
       if (cells === undefined) continue;
       let upTo = storedUpTo.get(table);
       if (upTo === undefined) storedUpTo.set(table, (upTo = await latestStoredBucket(conn, table)));
-      written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer));
+      written.set(table, await mergeRollupTable(conn, level.layout, table, cells, upTo, writer, slicer));
     }
   }
   return written;

@@ -9,10 +9,12 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { DedupGuard } from '../../apply/dedup-guard.js';
 import { DedupIndex } from '../../apply/dedup-index.js';
+import { ROLLUP_SLICE_MS } from '../../apply/rollups/cell-block.js';
 import { RollupMaintainer, type RollupMaintainerOptions } from '../../apply/rollups/rollup-maintainer.js';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
+import { TimeSlicer } from '../../core/time-slicer.js';
 import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
 import type {
   AppendResult,
@@ -412,13 +414,18 @@ export class DuckDbSeriesStore implements SeriesStore {
         }
         await writer.run('COMMIT');
         for (const day of created) this.partitions.add(layout.spec.name, day);
-        results.forEach((r, k) => {
-          if (!r.applied) return;
+        // Folding a group into dedup and the rollup accumulators takes a few milliseconds a batch:
+        // queries on this thread get in between. Appends wait (the write mutex is held), so the next
+        // group's dedup masks still see every row of this one.
+        const slicer = new TimeSlicer(ROLLUP_SLICE_MS);
+        for (const [k, r] of results.entries()) {
+          if (!r.applied) continue;
+          if (slicer.due) await slicer.pause();
           const { batch } = items[k]!;
           const keep = masked.get(k);
           if (keep !== undefined) dedup?.commit(batch, keep);
           if (r.inserted > 0) this.rollups.enqueue(layout, batch, r.kept, r.seq);
-        });
+        }
         return results;
       } catch (e) {
         await this.rollbackQuietly(writer);
