@@ -14,6 +14,8 @@ export interface ReadingsFileOptions {
   seed?: number;
   /** First timestamp, ms since the epoch. */
   startMs?: number;
+  /** Time between consecutive rows, ms (default 1000); the file spans rows × stepMs. */
+  stepMs?: number;
   /** Rows per yielded chunk. */
   chunkRows?: number;
 }
@@ -97,11 +99,12 @@ export function* readingsFile(
   const share = opts.invalidShare ?? 0;
   const startMs = opts.startMs ?? Date.parse('2025-01-01T00:00:00Z');
   const chunkRows = opts.chunkRows ?? 50_000;
+  const stepMs = opts.stepMs ?? 1000;
   let out = 'device_id,timestamp,value\n';
   for (let i = 0; i < opts.rows; i++) {
     const line = i + 2;
     const device = `dev-${(i * 7919) % devices}`;
-    const iso = new Date(startMs + i * 1000).toISOString();
+    const iso = new Date(Math.floor(startMs + i * stepMs)).toISOString();
     if (share > 0 && rand() < share) {
       // line_too_long rows are 1 MiB each: keep them rare so files stay small.
       let kind = READINGS_INVALID_KINDS[Math.floor(rand() * READINGS_INVALID_KINDS.length)]!;
