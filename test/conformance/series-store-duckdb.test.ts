@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BIGINT, DuckDBInstance, DuckDBTableFunction } from '@duckdb/node-api';
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { datasetSchema, layoutOf } from '../../src/core/dataset.js';
 import { isSluiceError } from '../../src/core/errors.js';
@@ -94,6 +95,21 @@ describe('DuckDbSeriesStore', () => {
     await store.append(layout, readingsBatch(readingRows(10)));
     expect(await store.count(layout)).toBe(10);
     await store.close();
+  });
+
+  it("reports DuckDB's own memory account in the metrics, by tag", async () => {
+    const metrics = new Registry();
+    const store = new DuckDbSeriesStore({ path: ':memory:', threads: 1, metrics });
+    await store.init();
+    await store.append(layout, readingsBatch(readingRows(5000)));
+    const text = await metrics.metrics();
+    // An in-memory database keeps its rows under IN_MEMORY_TABLE (a file's are BASE_TABLE).
+    const table = /^sluice_duckdb_memory_bytes\{tag="IN_MEMORY_TABLE"\} (\d+)$/m.exec(text);
+    expect(table, text).not.toBeNull();
+    expect(Number(table![1])).toBeGreaterThan(0);
+    await store.close();
+    // A closed store has nothing to report, and scraping it does not fail.
+    expect(await metrics.metrics()).not.toMatch(/sluice_duckdb_memory_bytes\{/);
   });
 
   it('keeps data and applied batch ids across close and reopen', async () => {

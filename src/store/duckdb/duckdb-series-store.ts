@@ -6,7 +6,7 @@ import {
 } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { DedupGuard } from '../../apply/dedup-guard.js';
 import { DedupIndex } from '../../apply/dedup-index.js';
 import { ROLLUP_SLICE_MS } from '../../apply/rollups/cell-block.js';
@@ -182,6 +182,36 @@ export class DuckDbSeriesStore implements SeriesStore {
       log: this.log,
       metrics: opts.metrics ?? new Registry(),
       options: opts.rollups ?? { flushIntervalMs: 2000, maxPendingRows: 500_000 },
+    });
+    if (opts.metrics !== undefined) this.registerMemoryGauge(opts.metrics);
+  }
+
+  /**
+   * DuckDB's own account of its memory, read when metrics are scraped: what of the process's RSS is
+   * DuckDB's, and which part (`memory_limit` bounds the buffer-managed tags, not every allocation).
+   */
+  private registerMemoryGauge(metrics: Registry): void {
+    const readMemory = async (): Promise<[string, number][]> => {
+      const readers = this.readers;
+      if (readers === undefined) return [];
+      return readers.run(async (conn) => {
+        const reader = await conn.runAndReadAll('SELECT tag, memory_usage_bytes FROM duckdb_memory()');
+        return reader.getRows().map(([tag, bytes]) => [textOf(tag ?? ''), numberOrNull(bytes ?? null) ?? 0]);
+      });
+    };
+    new Gauge({
+      name: 'sluice_duckdb_memory_bytes',
+      help: 'Memory the DuckDB series store accounts for, by tag (duckdb_memory())',
+      labelNames: ['tag'],
+      registers: [metrics],
+      async collect() {
+        this.reset();
+        try {
+          for (const [tag, bytes] of await readMemory()) this.set({ tag }, bytes);
+        } catch {
+          // A closed or reopening database has no figures to give; the next scrape tries again.
+        }
+      },
     });
   }
 
