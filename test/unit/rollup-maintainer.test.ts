@@ -68,12 +68,12 @@ function recordingTarget(failMerges: number) {
   return { target, merged };
 }
 
-function maintainer(target: RollupTarget) {
+function maintainer(target: RollupTarget, maxPendingRows = 1_000_000) {
   return new RollupMaintainer({
     target,
     log: pino({ level: 'silent' }),
     metrics: new Registry(),
-    options: { flushIntervalMs: 60_000, maxPendingRows: 1_000_000 },
+    options: { flushIntervalMs: 60_000, maxPendingRows },
   });
 }
 
@@ -93,6 +93,38 @@ describe('RollupMaintainer', () => {
     ]);
     await m.flush();
     expect(merged).toHaveLength(2);
+  });
+
+  it('holds appends back while rollups are four times their pending bound behind, and not otherwise', async () => {
+    const { target, merged } = recordingTarget(0);
+    // Merges wait until the test lets them go, as a store busy with a large flush would.
+    let release!: () => void;
+    let gate = new Promise<void>((resolve) => (release = resolve));
+    const merge = target.mergeRollups;
+    target.mergeRollups = async (...args) => {
+      await gate;
+      return merge(...args);
+    };
+    const m = maintainer(target, 10);
+    for (let seq = 1; seq <= 7; seq++) m.enqueue(layout, batchOf(seq, [1, 1, 1, 1, 1]), undefined, seq);
+    // 35 rows queued, under 4 × 10: an append goes ahead at once.
+    await m.admit();
+    m.enqueue(layout, batchOf(8, [1, 1, 1, 1, 1]), undefined, 8);
+    let admitted = false;
+    const waiting = m.admit().then(() => (admitted = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(admitted).toBe(false);
+    release();
+    gate = Promise.resolve();
+    await waiting;
+    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(40);
+  });
+
+  it('does not hold appends back when the flush fails', async () => {
+    const { target } = recordingTarget(1_000);
+    const m = maintainer(target, 1);
+    for (let seq = 1; seq <= 4; seq++) m.enqueue(layout, batchOf(seq, [1, 2]), undefined, seq);
+    await m.admit();
   });
 
   it("forgets a dropped dataset's pending rows", async () => {

@@ -13,11 +13,17 @@ const RECOVER_SEQS = 4;
 
 /**
  * Rows folded into one rollup transaction at most. Each transaction reads back and rewrites the cells
- * it shares with those stored (the open hour and day of every active series), so larger slices write
- * less twice; building a fold's cells is one task per resolution, so this also bounds how long each
- * task holds the thread.
+ * it shares with those stored (the open hour and day of every active series: 2,000 cells and their
+ * sketches for 1,000 devices at 1h and 1d), whatever its number of rows, so a small slice pays that
+ * rewrite over and over: at 64Ki rows a slice, a 10 GB readings upload queued rollups faster than
+ * they were stored (4.5M rows pending after 90M, and the memory they hold grew with them). Building
+ * and merging run in time slices (ROLLUP_SLICE_MS), so a large fold does not hold the thread either;
+ * what it bounds is the memory of one transaction's cells.
  */
-const SLICE_ROWS = 65_536;
+const SLICE_ROWS = 1_048_576;
+
+/** Queued rows, as a multiple of `maxPendingRows`, past which appends wait for a flush (see admit). */
+const PENDING_CAP = 4;
 
 /**
  * Applied rows of one dataset not yet in the stored rollups, folded as they arrive: an accumulator's
@@ -222,6 +228,22 @@ export class RollupMaintainer {
 
   private requestFlush(): void {
     this.flush().catch((err: unknown) => this.deps.log.error({ err }, 'rollup flush failed; will retry'));
+  }
+
+  /**
+   * Resolves once the rows queued for rollups are below `PENDING_CAP` × maxPendingRows, flushing
+   * meanwhile. The store awaits it before each append (outside its write lock, which a flush needs):
+   * when rollups cannot keep up, ingest slows to their pace instead of queueing rows in memory without
+   * bound. A failing flush does not hold appends back; its rows stay queued and are retried.
+   */
+  async admit(): Promise<void> {
+    while (this.pendingRows >= this.deps.options.maxPendingRows * PENDING_CAP) {
+      try {
+        await this.flush();
+      } catch {
+        return;
+      }
+    }
   }
 
   /** Folds every queued row into the stored rollups; resolves when they are stored. */

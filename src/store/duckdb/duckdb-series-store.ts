@@ -410,6 +410,8 @@ export class DuckDbSeriesStore implements SeriesStore {
     items: readonly { batch: ColumnarBatch; keep?: Uint8Array }[],
   ): Promise<AppendResult[]> {
     for (const { batch, keep } of items) assertBatchFits(layout, batch, keep);
+    // Rollups that fall far behind hold the append back (outside the write lock, which a flush takes).
+    await this.rollups.admit();
     return this.writeMutex.run(async () => {
       const { writer } = this.open();
       await this.ensureLocked(layout);
