@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RollupDeltaSet } from '../../src/apply/rollups/rollup-accumulator.js';
 import { cellOf } from '../../src/apply/rollups/cell-block.js';
 import { RollupMaintainer, type RollupTarget } from '../../src/apply/rollups/rollup-maintainer.js';
@@ -118,6 +118,82 @@ describe('RollupMaintainer', () => {
     gate = Promise.resolve();
     await waiting;
     expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(40);
+  });
+
+  it('starts no flush behind a running one unless the pending bound is still passed when it ends', async () => {
+    const { target, merged } = recordingTarget(0);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const merge = target.mergeRollups;
+    let merges = 0;
+    target.mergeRollups = async (...args) => {
+      merges++;
+      await gate;
+      return merge(...args);
+    };
+    const m = maintainer(target, 10);
+    // Ten rows reach the bound and start a flush; five more arrive while it runs and ask again.
+    m.enqueue(layout, batchOf(1, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), undefined, 1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(merges).toBe(1);
+    m.enqueue(layout, batchOf(2, [1, 1, 1, 1, 1]), undefined, 2);
+    m.enqueue(layout, batchOf(3, [1, 1, 1, 1, 1]), undefined, 3);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Ten rows were queued when the first flush ended (the bound): one more flush took them.
+    expect(merges).toBe(2);
+    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(20);
+    // Under the bound, nothing is queued behind a flush: the two rows wait for the timer.
+    m.enqueue(layout, batchOf(4, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), undefined, 4);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    m.enqueue(layout, batchOf(5, [1, 1]), undefined, 5);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(merges).toBe(3);
+    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(30);
+    await m.flush();
+    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(32);
+  });
+
+  it('queues no timer flush behind a running one: the next tick takes the rows that came meanwhile', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const { target, merged } = recordingTarget(0);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const merge = target.mergeRollups;
+      let merges = 0;
+      target.mergeRollups = async (...args) => {
+        merges++;
+        await gate;
+        return merge(...args);
+      };
+      const m = new RollupMaintainer({
+        target,
+        log: pino({ level: 'silent' }),
+        metrics: new Registry(),
+        options: { flushIntervalMs: 1000, maxPendingRows: 1000 },
+      });
+      m.start();
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+      m.enqueue(layout, batchOf(1, [1, 1, 1]), undefined, 1);
+      vi.advanceTimersByTime(1000);
+      await settle();
+      expect(merges).toBe(1);
+      // Rows arrive and the timer ticks while that flush waits on the store.
+      m.enqueue(layout, batchOf(2, [1, 1]), undefined, 2);
+      vi.advanceTimersByTime(1000);
+      release();
+      await settle();
+      expect(merges).toBe(1);
+      vi.advanceTimersByTime(1000);
+      await settle();
+      expect(merges).toBe(2);
+      expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(5);
+      await m.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('does not hold appends back when the flush fails', async () => {
