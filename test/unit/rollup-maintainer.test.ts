@@ -68,13 +68,29 @@ function recordingTarget(failMerges: number) {
   return { target, merged };
 }
 
-function maintainer(target: RollupTarget, maxPendingRows = 1_000_000) {
+function maintainer(target: RollupTarget, maxPendingRows = 1_000_000, flushIntervalMs = 60_000) {
   return new RollupMaintainer({
     target,
     log: pino({ level: 'silent' }),
     metrics: new Registry(),
-    options: { flushIntervalMs: 60_000, maxPendingRows },
+    options: { flushIntervalMs, maxPendingRows },
   });
+}
+
+/** A recording target whose merges wait until `release()`, as a store busy with a large flush would. */
+function gatedTarget() {
+  const { target, merged } = recordingTarget(0);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const merge = target.mergeRollups;
+  const counts = { merges: 0 };
+  target.mergeRollups = async (...args) => {
+    counts.merges++;
+    await gate;
+    return merge(...args);
+  };
+  const rows = () => merged.reduce((n, x) => n + x.rows, 0);
+  return { target, rows, release, counts };
 }
 
 describe('RollupMaintainer', () => {
@@ -96,15 +112,7 @@ describe('RollupMaintainer', () => {
   });
 
   it('holds appends back while rollups are four times their pending bound behind, and not otherwise', async () => {
-    const { target, merged } = recordingTarget(0);
-    // Merges wait until the test lets them go, as a store busy with a large flush would.
-    let release!: () => void;
-    let gate = new Promise<void>((resolve) => (release = resolve));
-    const merge = target.mergeRollups;
-    target.mergeRollups = async (...args) => {
-      await gate;
-      return merge(...args);
-    };
+    const { target, rows, release } = gatedTarget();
     const m = maintainer(target, 10);
     for (let seq = 1; seq <= 7; seq++) m.enqueue(layout, batchOf(seq, [1, 1, 1, 1, 1]), undefined, seq);
     // 35 rows queued, under 4 × 10: an append goes ahead at once.
@@ -115,81 +123,57 @@ describe('RollupMaintainer', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(admitted).toBe(false);
     release();
-    gate = Promise.resolve();
     await waiting;
-    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(40);
+    expect(rows()).toBe(40);
   });
 
   it('starts no flush behind a running one unless the pending bound is still passed when it ends', async () => {
-    const { target, merged } = recordingTarget(0);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const merge = target.mergeRollups;
-    let merges = 0;
-    target.mergeRollups = async (...args) => {
-      merges++;
-      await gate;
-      return merge(...args);
-    };
+    const { target, rows, release, counts } = gatedTarget();
     const m = maintainer(target, 10);
     // Ten rows reach the bound and start a flush; five more arrive while it runs and ask again.
     m.enqueue(layout, batchOf(1, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), undefined, 1);
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(merges).toBe(1);
+    expect(counts.merges).toBe(1);
     m.enqueue(layout, batchOf(2, [1, 1, 1, 1, 1]), undefined, 2);
     m.enqueue(layout, batchOf(3, [1, 1, 1, 1, 1]), undefined, 3);
     await new Promise((resolve) => setTimeout(resolve, 10));
     release();
     await new Promise((resolve) => setTimeout(resolve, 20));
     // Ten rows were queued when the first flush ended (the bound): one more flush took them.
-    expect(merges).toBe(2);
-    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(20);
+    expect(counts.merges).toBe(2);
+    expect(rows()).toBe(20);
     // Under the bound, nothing is queued behind a flush: the two rows wait for the timer.
     m.enqueue(layout, batchOf(4, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), undefined, 4);
     await new Promise((resolve) => setTimeout(resolve, 10));
     m.enqueue(layout, batchOf(5, [1, 1]), undefined, 5);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(merges).toBe(3);
-    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(30);
+    expect(counts.merges).toBe(3);
+    expect(rows()).toBe(30);
     await m.flush();
-    expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(32);
+    expect(rows()).toBe(32);
   });
 
   it('queues no timer flush behind a running one: the next tick takes the rows that came meanwhile', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
-      const { target, merged } = recordingTarget(0);
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      const merge = target.mergeRollups;
-      let merges = 0;
-      target.mergeRollups = async (...args) => {
-        merges++;
-        await gate;
-        return merge(...args);
-      };
-      const m = new RollupMaintainer({
-        target,
-        log: pino({ level: 'silent' }),
-        metrics: new Registry(),
-        options: { flushIntervalMs: 1000, maxPendingRows: 1000 },
-      });
+      const { target, rows, release, counts } = gatedTarget();
+      const m = maintainer(target, 1000, 1000);
       m.start();
       const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
       m.enqueue(layout, batchOf(1, [1, 1, 1]), undefined, 1);
       vi.advanceTimersByTime(1000);
       await settle();
-      expect(merges).toBe(1);
+      expect(counts.merges).toBe(1);
       // Rows arrive and the timer ticks while that flush waits on the store.
       m.enqueue(layout, batchOf(2, [1, 1]), undefined, 2);
       vi.advanceTimersByTime(1000);
       release();
       await settle();
-      expect(merges).toBe(1);
+      expect(counts.merges).toBe(1);
       vi.advanceTimersByTime(1000);
       await settle();
-      expect(merges).toBe(2);
-      expect(merged.reduce((n, x) => n + x.rows, 0)).toBe(5);
+      expect(counts.merges).toBe(2);
+      expect(rows()).toBe(5);
       await m.close();
     } finally {
       vi.useRealTimers();
