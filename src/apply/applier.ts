@@ -14,8 +14,11 @@ import type { AppendResult, SeriesStore } from '../store/series-store.js';
 import type { ReplaceVersions } from './replace-versions.js';
 import type { StatsCheckpoints } from './stats-checkpoints.js';
 
-/** Rows folded into statistics per event-loop task (about a millisecond of work). */
-const FOLD_SLICE_ROWS = 2048;
+/**
+ * Rows folded into statistics per event-loop task (under a millisecond of work). Stats p99 during a
+ * 5M-row ingest: 7.0 and 6.9 ms at 1024, 7.8, 9.8 and 7.5 ms at 2048 (runs alternated, one evening).
+ */
+const FOLD_SLICE_ROWS = 1024;
 
 /** What is left of a group once its rows are stored: statistics, reports, listeners. */
 type Fold = () => Promise<void>;
