@@ -31,6 +31,7 @@ const DUCKDB_MEMORY_MB = numberArg('duckdb-memory-mb', 256);
  * they arrive; a span of years would also make thousands of day partitions (see docs/performance.md).
  */
 const DAYS = numberArg('days', 20);
+const SPAN_MS = DAYS * 86_400_000;
 /** A readings row of the generator is about 40 bytes. */
 const BYTES_PER_ROW = 40;
 
@@ -83,10 +84,7 @@ async function main(): Promise<void> {
         url: server.url,
         auth: server.auth,
         dataset: 'readings',
-        chunks: readingsFile(
-          { rows, startMs: Date.now() - DAYS * 86_400_000, stepMs: (DAYS * 86_400_000) / rows },
-          expect,
-        ),
+        chunks: readingsFile({ rows, startMs: Date.now() - SPAN_MS, stepMs: SPAN_MS / rows }, expect),
         onUrl: (url) => (uploadId = url.split('/').pop()),
         onProgress: (b) => (sent = b),
       });

@@ -1,6 +1,6 @@
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DatasetLayout } from '../core/dataset.js';
 import { SluiceError } from '../core/errors.js';
+import { TimeSlicer } from '../core/time-slicer.js';
 import { FieldStats, FieldStatsTable, type StatsValues } from './field-stats.js';
 import type { QuantileSketchOptions } from './quantile-sketch.js';
 import { StatsReader, StatsWriter } from './stats-codec.js';
@@ -219,14 +219,11 @@ export class StatsSnapshot {
    */
   async encodeInSlices(dataset: string, sliceMs: number): Promise<Buffer | undefined> {
     const steps = this.encodeSteps(dataset);
-    let sliceEnd = performance.now() + sliceMs;
+    const slicer = new TimeSlicer(sliceMs);
     for (;;) {
       const step = steps.next();
       if (step.done === true) return step.value;
-      if (performance.now() >= sliceEnd) {
-        await yieldToLoop();
-        sliceEnd = performance.now() + sliceMs;
-      }
+      if (slicer.due) await slicer.pause();
     }
   }
 

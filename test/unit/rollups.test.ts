@@ -52,18 +52,19 @@ describe('QuantileSketch bytes', () => {
   });
 });
 
-describe('RollupAccumulator', () => {
-  const layout = layoutOf(
-    datasetSchema.parse({
-      name: 'r',
-      columns: [
-        { name: 'k', role: 'key' },
-        { name: 'ts', type: 'time', role: 'time' },
-        { name: 'v', type: 'number', role: 'field' },
-      ],
-    }),
-  );
+/** One key, a time and one field, with the default rollup levels (1m, 1h and 1d of the full series). */
+const layout = layoutOf(
+  datasetSchema.parse({
+    name: 'r',
+    columns: [
+      { name: 'k', role: 'key' },
+      { name: 'ts', type: 'time', role: 'time' },
+      { name: 'v', type: 'number', role: 'field' },
+    ],
+  }),
+);
 
+describe('RollupAccumulator', () => {
   it('builds minute cells and merges them into hour and day cells, skipping dropped rows and missing values', async () => {
     const acc = new RollupAccumulator(layout);
     const times = [T0, T0 + 30e6, T0 + MIN, T0 + HOUR + 1, T0 + DAY + 5, T0 + 2];
@@ -153,16 +154,6 @@ describe('RollupAccumulator', () => {
 
 describe('building rollup blocks in slices', () => {
   it('gives the thread back between slices and builds the same cells as in one go', async () => {
-    const layout = layoutOf(
-      datasetSchema.parse({
-        name: 'r',
-        columns: [
-          { name: 'k', type: 'string', role: 'key' },
-          { name: 't', type: 'time', role: 'time' },
-          { name: 'v', type: 'number', role: 'field' },
-        ],
-      }),
-    );
     const rand = mulberry32(7);
     const n = 40_000;
     const rows = {

@@ -276,7 +276,7 @@ export async function blockOfCells(
     const min = new Float64Array(size);
     const max = new Float64Array(size);
     const sumSq = new Float64Array(size);
-    const sketches: (Uint8Array | null)[] = new Array<Uint8Array | null>(size);
+    const sketches = new Array<Uint8Array | null>(size);
     let total = 0;
     for (let c = 0; c < size; c++) {
       if (slicer.due) await slicer.pause();
@@ -295,9 +295,9 @@ export async function blockOfCells(
     const bytes = new Uint8Array(total);
     let at = 0;
     for (let c = 0; c < size; c++) {
-      const b = sketches[c];
-      if (b === null || b === undefined) continue;
       if (c % ROWS_PER_LOOK === 0 && slicer.due) await slicer.pause();
+      const b = sketches[c];
+      if (!b) continue;
       bytes.set(b, at);
       start[c] = at;
       length[c] = b.length;

@@ -150,7 +150,7 @@ export class RollupMaintainer {
     open.rows += batch.length;
     this.pendingRows += batch.length;
     this.pending.set(this.pendingRows);
-    if (this.pendingRows >= this.deps.options.maxPendingRows) this.requestFlush();
+    if (this.pastBound(1)) this.requestFlush();
   }
 
   /**
@@ -244,13 +244,18 @@ export class RollupMaintainer {
    * bound. A failing flush does not hold appends back; its rows stay queued and are retried.
    */
   async admit(): Promise<void> {
-    while (this.pendingRows >= this.deps.options.maxPendingRows * PENDING_CAP) {
+    while (this.pastBound(PENDING_CAP)) {
       try {
         await this.flush();
       } catch {
         return;
       }
     }
+  }
+
+  /** Whether the queued rows reach `times` × maxPendingRows. */
+  private pastBound(times: number): boolean {
+    return this.pendingRows >= this.deps.options.maxPendingRows * times;
   }
 
   /** Folds every queued row into the stored rollups; resolves when they are stored. */
@@ -266,7 +271,7 @@ export class RollupMaintainer {
       this.running = undefined;
     });
     await this.running;
-    if (this.again || this.pendingRows >= this.deps.options.maxPendingRows) {
+    if (this.again || this.pastBound(1)) {
       this.again = false;
       if (this.queued.size > 0) await this.flush();
     }

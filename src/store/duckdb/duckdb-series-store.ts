@@ -6,7 +6,7 @@ import {
 } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { DedupGuard } from '../../apply/dedup-guard.js';
 import { DedupIndex } from '../../apply/dedup-index.js';
 import { ROLLUP_SLICE_MS } from '../../apply/rollups/cell-block.js';
@@ -34,6 +34,7 @@ import type {
 } from '../series-store.js';
 import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
+import { registerDuckDbMemoryGauge } from './duckdb-memory-gauge.js';
 import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, readDoubles, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import { RollupRowsSource } from './duckdb-rollup-writer.js';
@@ -183,36 +184,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       metrics: opts.metrics ?? new Registry(),
       options: opts.rollups ?? { flushIntervalMs: 2000, maxPendingRows: 500_000 },
     });
-    if (opts.metrics !== undefined) this.registerMemoryGauge(opts.metrics);
-  }
-
-  /**
-   * DuckDB's own account of its memory, read when metrics are scraped: what of the process's RSS is
-   * DuckDB's, and which part (`memory_limit` bounds the buffer-managed tags, not every allocation).
-   */
-  private registerMemoryGauge(metrics: Registry): void {
-    const readMemory = async (): Promise<[string, number][]> => {
-      const readers = this.readers;
-      if (readers === undefined) return [];
-      return readers.run(async (conn) => {
-        const reader = await conn.runAndReadAll('SELECT tag, memory_usage_bytes FROM duckdb_memory()');
-        return reader.getRows().map(([tag, bytes]) => [textOf(tag ?? ''), numberOrNull(bytes ?? null) ?? 0]);
-      });
-    };
-    new Gauge({
-      name: 'sluice_duckdb_memory_bytes',
-      help: 'Memory the DuckDB series store accounts for, by tag (duckdb_memory())',
-      labelNames: ['tag'],
-      registers: [metrics],
-      async collect() {
-        this.reset();
-        try {
-          for (const [tag, bytes] of await readMemory()) this.set({ tag }, bytes);
-        } catch {
-          // A closed or reopening database has no figures to give; the next scrape tries again.
-        }
-      },
-    });
+    if (opts.metrics !== undefined) registerDuckDbMemoryGauge(opts.metrics, () => this.readers);
   }
 
   async init(): Promise<void> {
