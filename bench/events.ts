@@ -8,6 +8,9 @@
  * &group=endpoint&from&to`) over a 1-hour and a 30-day window, `--topk-rate` requests/s in all. Until
  * that route exists it answers 404 (`not_found`), and the figures are null.
  *
+ * Once every event is in, `topk_idle_*` time the same two queries one at a time, after the rollups have
+ * caught up: the query's own cost, without ingest beside it.
+ *
  * Anchor, same run, same events: in-process DuckDB `CREATE TABLE … AS SELECT * FROM read_json(…)` of the
  * NDJSON file with explicit column types, i.e. parse and store with no HTTP, validation or dedup.
  *
@@ -35,6 +38,9 @@ const PROFILE_DIR = profileAt > 0 ? path.resolve(process.argv[profileAt + 1] ?? 
 const NO_WAIT = flagArg('no-wait');
 
 const HOUR_MS = 3_600_000;
+/** Longer than the rollup flush interval (2 s), so the idle figures read flushed rollups. */
+const IDLE_SETTLE_MS = 5_000;
+const IDLE_QUERIES = 40;
 const DAY_MS = 24 * HOUR_MS;
 
 async function duckdbReadJson(dir: string, file: string): Promise<{ rows: number; ms: number }> {
@@ -64,6 +70,40 @@ interface TopkFigures {
   window_30d: LatencySummary | null;
 }
 
+/** The top-K route's path over the last `windowMs`. */
+function topkPath(windowMs: number): string {
+  const now = Date.now();
+  const from = new Date(now - windowMs).toISOString();
+  return `/v1/datasets/requests/topk?k=10&by=count&group=endpoint&from=${from}&to=${new Date(now).toISOString()}`;
+}
+
+/**
+ * Top-K once ingest is over and the rollups have caught up (`IDLE_SETTLE_MS` after the last event):
+ * `IDLE_QUERIES` sequential requests per window. Beside the figures during ingest, it tells the cost of
+ * the query itself from the cost of sharing the machine with ingest.
+ */
+async function idleTopk(server: SluiceServer): Promise<{ h: LatencySummary; d: LatencySummary }> {
+  await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+  const pool = new Pool(server.url, { connections: 1 });
+  const run = async (windowMs: number) => {
+    const xs: number[] = [];
+    for (let i = 0; i < IDLE_QUERIES; i++) {
+      const t0 = performance.now();
+      const res = await pool.request({ method: 'GET', path: topkPath(windowMs), headers: server.auth });
+      const text = await res.body.text();
+      if (res.statusCode !== 200)
+        throw new Error(`idle top-K answered ${res.statusCode}: ${text.slice(0, 300)}`);
+      xs.push(performance.now() - t0);
+    }
+    return summarize(xs);
+  };
+  try {
+    return { h: await run(HOUR_MS), d: await run(30 * DAY_MS) };
+  } finally {
+    await pool.close();
+  }
+}
+
 /** Probes top-K at a steady rate until `stop()`, alternating the two windows. */
 async function probeTopk(server: SluiceServer, stop: () => boolean): Promise<TopkFigures> {
   const pool = new Pool(server.url, { connections: 2, pipelining: 1 });
@@ -83,9 +123,7 @@ async function probeTopk(server: SluiceServer, stop: () => boolean): Promise<Top
       }
       const hour = sent % 2 === 0;
       sent++;
-      const now = Date.now();
-      const from = new Date(now - (hour ? HOUR_MS : 30 * DAY_MS)).toISOString();
-      const url = `/v1/datasets/requests/topk?k=10&by=count&group=endpoint&from=${from}&to=${new Date(now).toISOString()}`;
+      const url = topkPath(hour ? HOUR_MS : 30 * DAY_MS);
       const t0 = performance.now();
       const p: Promise<void> = pool
         .request({ method: 'GET', path: url, headers: server.auth })
@@ -147,6 +185,7 @@ async function main(): Promise<void> {
     let elapsedMs = 0;
     let posted = 0;
     let topk: TopkFigures;
+    let idle: { h: LatencySummary; d: LatencySummary } | null = null;
     try {
       const pool = new Pool(server.url, { connections: CLIENTS, pipelining: 1 });
       let done = false;
@@ -184,6 +223,7 @@ async function main(): Promise<void> {
       topk = await probing;
       await pool.close();
       if (counted !== EVENTS) throw new Error(`stats count ${counted}, sent ${EVENTS}`);
+      if (topk.status === 'ok') idle = await idleTopk(server);
       peakRss = await server.stop();
     } finally {
       if (Number.isNaN(peakRss)) await server.stop();
@@ -211,6 +251,10 @@ async function main(): Promise<void> {
         topk_1h_p99_ms: topk.window_1h?.p99_ms ?? null,
         topk_30d_p50_ms: topk.window_30d?.p50_ms ?? null,
         topk_30d_p99_ms: topk.window_30d?.p99_ms ?? null,
+        topk_idle_1h_p50_ms: idle?.h.p50_ms ?? null,
+        topk_idle_1h_p99_ms: idle?.h.p99_ms ?? null,
+        topk_idle_30d_p50_ms: idle?.d.p50_ms ?? null,
+        topk_idle_30d_p99_ms: idle?.d.p99_ms ?? null,
         topk_requests: (topk.window_1h?.count ?? 0) + (topk.window_30d?.count ?? 0),
         topk_failures: topk.failures,
         peak_rss_mb: peakRss,

@@ -16,10 +16,15 @@ export interface SluiceServer {
   stop(): Promise<number>;
 }
 
+function envNodeArgs(): string[] {
+  return (process.env['SLUICE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a.length > 0);
+}
+
 /**
  * Starts the built `sluice serve` (`dist/cli/main.js`) as its own process on a free port, with the
  * shipped config and a given data dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g.
- * `--cpu-prof`).
+ * `--cpu-prof`), after any in `SLUICE_BENCH_NODE_ARGS` (space-separated), which profiles or tunes the
+ * server of any benchmark without changing it.
  */
 export async function startSluice(opts: {
   dataDir: string;
@@ -35,7 +40,7 @@ export async function startSluice(opts: {
     config = patched;
   }
   const proc = spawnNode(builtCli(), ['serve'], {
-    nodeArgs: opts.nodeArgs,
+    nodeArgs: [...envNodeArgs(), ...(opts.nodeArgs ?? [])],
     env: {
       SLUICE_DATA_DIR: opts.dataDir,
       SLUICE_PORT: String(port),
