@@ -31,6 +31,7 @@ import { createBatchLog } from './log/create-batch-log.js';
 import type { BatchLog } from './log/batch-log.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry } from './observability/metrics.js';
+import { LiveRollups } from './query/analytics/live-rollups.js';
 import { StatsSnapshot } from './query/stats-snapshot.js';
 import { createMetaStore, createSeriesStore } from './store/create-stores.js';
 import { FaultInjectingSeriesStore } from './store/fault-injecting-series-store.js';
@@ -84,6 +85,8 @@ export class Sluice {
   /** Request rate per key, and caps on in-flight upload bytes (429/503 with Retry-After). */
   readonly admission: Admission;
   readonly applier: Applier;
+  /** Rollup cells of the levels with few series, in memory (top-K and history without the store). */
+  readonly live: LiveRollups;
   /** Rows that arrive in memory (records API, line protocol, connectors) enter the pipeline here. */
   readonly writer: RecordWriter;
   /** InfluxDB line protocol: measurements to datasets, through `writer`. */
@@ -196,11 +199,17 @@ export class Sluice {
       inflight: this.inflight,
       log,
     });
+    this.live = new LiveRollups({
+      read: (layout, q) => this.series.readRollups(layout, q),
+      maxSeries: config.rollups.live_series,
+      log,
+    });
     this.applier = new Applier({
       registry: this.registry,
       meta: this.meta,
       series: this.series,
       snapshot: this.snapshot,
+      live: this.live,
       versions,
       lifecycle: this.lifecycle,
       metrics: this.ingestMetrics,
@@ -240,6 +249,7 @@ export class Sluice {
       registry: this.registry,
       // Statistics outlive raw rows: they are checkpointed, with nothing applied since, before a drop.
       guardDrop: (drop) => this.applier.afterCheckpoint(drop),
+      onRollupsExpired: (dataset, beforeUs) => this.live.expire(dataset, beforeUs),
       log,
       metrics: this.metrics,
       intervalMs: durationMs(config.retention.interval),
@@ -247,6 +257,7 @@ export class Sluice {
     this.analytics = new AnalyticsService({
       registry: this.registry,
       series: this.series,
+      live: this.live,
       meta: this.meta,
       log,
     });

@@ -7,6 +7,7 @@ import type { DatasetRegistry } from '../core/dataset-registry.js';
 import { SluiceError } from '../core/errors.js';
 import type { IngestMetrics } from '../ingest/ingest-metrics.js';
 import type { UploadLifecycle } from '../ingest/uploads/upload-lifecycle.js';
+import type { LiveRollups } from '../query/analytics/live-rollups.js';
 import type { StatsSnapshot } from '../query/stats-snapshot.js';
 import type { GroupHandled } from '../log/batch-log.js';
 import type { MetaStore } from '../store/meta-store.js';
@@ -98,6 +99,7 @@ export class Applier {
       meta: MetaStore;
       series: SeriesStore;
       snapshot: StatsSnapshot;
+      live: LiveRollups;
       versions: ReplaceVersions;
       lifecycle: UploadLifecycle;
       metrics: IngestMetrics;
@@ -155,6 +157,7 @@ export class Applier {
       );
       this.statsSeq.set(name, seq);
       this.savedSeq.set(name, from);
+      await this.deps.live.rebuild(layout, snapshot);
     }
     this.deps.log.debug({ dataset: name, ms: Date.now() - started }, 'rebuilt dataset state');
   }
@@ -226,6 +229,7 @@ export class Applier {
 
   forget(dataset: string): void {
     this.deps.snapshot.clear(dataset);
+    this.deps.live.forget(dataset);
     this.deps.checkpoints.remove(dataset);
     this.statsSeq.delete(dataset);
     this.savedSeq.delete(dataset);
@@ -319,7 +323,7 @@ export class Applier {
     group: readonly ColumnarBatch[],
     results: readonly AppendResult[],
   ): Promise<void> {
-    const { snapshot } = this.deps;
+    const { snapshot, live } = this.deps;
     for (let k = 0; k < group.length; k++) {
       const batch = group[k]!;
       const res = results[k]!;
@@ -328,7 +332,9 @@ export class Applier {
         // In slices, with the event loop running between them, so no request waits behind a batch.
         for (let at = 0; at < batch.length; at += FOLD_SLICE_ROWS) {
           if (at > 0) await yieldToEventLoop();
-          snapshot.add(layout, batch, keep, at, Math.min(batch.length, at + FOLD_SLICE_ROWS));
+          const to = Math.min(batch.length, at + FOLD_SLICE_ROWS);
+          snapshot.add(layout, batch, keep, at, to);
+          live.add(layout, batch, keep, at, to);
         }
         if (res.seq > (this.statsSeq.get(layout.spec.name) ?? 0))
           this.statsSeq.set(layout.spec.name, res.seq);

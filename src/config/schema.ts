@@ -165,6 +165,11 @@ export const configSchema = z
         flush_interval: duration.default('2s'),
         /** Rows waiting for rollups (all datasets) that start a flush before the interval is up. */
         max_pending_rows: z.number().int().min(1).default(500_000),
+        /**
+         * Rollup levels with at most this many series (endpoints, status codes) are also kept in
+         * memory, so top-K and history over them do not wait for the store; 0 keeps none.
+         */
+        live_series: z.number().int().min(0).default(256),
       })
       .strict()
       .prefault({}),

@@ -29,6 +29,8 @@ export class RetentionJob {
       registry: DatasetRegistry;
       /** Wraps each drop (the Applier runs it right after a statistics checkpoint). */
       guardDrop?: <T>(drop: () => Promise<T>) => Promise<T>;
+      /** Told of each dataset's rollup cutoff once the store dropped the buckets before it. */
+      onRollupsExpired?: (dataset: string, rollupsBeforeUs: number) => void;
       log: Logger;
       metrics: Registry;
       intervalMs: number;
@@ -92,9 +94,13 @@ export class RetentionJob {
         if (layout.spec.mode !== 'append') continue;
         const rawBeforeUs = (nowMs - durationMs(layout.spec.retention.raw)) * 1000;
         const rollupsBeforeUs = (nowMs - durationMs(layout.spec.retention.rollups)) * 1000;
-        const drop = () => series.dropExpired(layout, { rawBeforeUs, rollupsBeforeUs });
-        const r = await (this.deps.guardDrop ? this.deps.guardDrop(drop) : drop());
         const dataset = layout.spec.name;
+        const drop = async () => {
+          const dropped = await series.dropExpired(layout, { rawBeforeUs, rollupsBeforeUs });
+          this.deps.onRollupsExpired?.(dataset, rollupsBeforeUs);
+          return dropped;
+        };
+        const r = await (this.deps.guardDrop ? this.deps.guardDrop(drop) : drop());
         if (r.partitionsDropped > 0) this.partitions.inc({ dataset }, r.partitionsDropped);
         if (r.rowsDropped > 0) this.rows.inc({ dataset, kind: 'raw' }, r.rowsDropped);
         if (r.rollupRowsDropped > 0) this.rows.inc({ dataset, kind: 'rollup' }, r.rollupRowsDropped);

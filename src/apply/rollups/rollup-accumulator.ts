@@ -1,7 +1,7 @@
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { TimeSlicer } from '../../core/time-slicer.js';
 import { LevelRows, buildBlock, type CellBlock } from './cell-block.js';
-import { seriesIdOf, type RollupResolution } from './rollup-cell.js';
+import { rowSeriesId, type RollupResolution } from './rollup-cell.js';
 import { rollupLevelsOf, type RollupLevel } from './rollup-levels.js';
 
 /** Rows in columnar form, as a ColumnarBatch or a ScanChunk holds them. */
@@ -38,22 +38,15 @@ class LevelFold {
     const idx = this.level.keyIndexes;
     const out = this.rows;
     const keyValues = this.keyValues;
-    // One key column: its value is the series id, with no string built per row.
-    const single = idx.length === 1 ? rows.keys[idx[0]!]! : null;
     let lastId: string | undefined;
     let series = -1;
     for (let r = 0; r < rows.length; r++) {
       if (keep !== undefined && keep[r] !== 1) continue;
       const t = time[r]!;
       if (t !== t) continue;
-      let id: string;
-      if (single !== null) id = single[r]!;
-      else {
-        for (let k = 0; k < idx.length; k++) keyValues[k] = rows.keys[idx[k]!]![r]!;
-        id = seriesIdOf(keyValues);
-      }
+      const id = rowSeriesId(rows.keys, idx, r, keyValues);
       if (id !== lastId) {
-        series = out.seriesOfId(id, () => (single !== null ? [id] : keyValues.slice()));
+        series = out.seriesOfId(id, () => (idx.length === 1 ? [id] : keyValues.slice()));
         lastId = id;
       }
       out.push(series, t, rows.fields, r);

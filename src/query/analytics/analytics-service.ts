@@ -6,6 +6,7 @@ import { durationMs } from '../../core/duration.js';
 import { SluiceError } from '../../core/errors.js';
 import type { MetaStore } from '../../store/meta-store.js';
 import type { KeyFilter, SeriesStore } from '../../store/series-store.js';
+import type { LiveRollups } from './live-rollups.js';
 import { isoOfUs } from '../query-params.js';
 import { AggregationJobs, type AggregationRequest } from './aggregation-jobs.js';
 import { historyKey, historyOf, type HistoryAnswer } from './history.js';
@@ -22,6 +23,7 @@ export interface WindowInput {
  * Top-K, daily history and aggregation jobs for append-mode datasets, all answered from the stored
  * rollups, so they keep answering after raw data has gone and cost the same for any window length.
  * Results count every applied row: the store adds rows not yet folded into rollups from raw rows.
+ * Reads of levels with few series are answered from memory (`LiveRollups`), with the same results.
  * Identical top-K and history requests share store queries (`Coalescer`): a dashboard polled by many
  * viewers costs one query at a time, not one per viewer, and every answer is as fresh as its request.
  */
@@ -34,12 +36,18 @@ export class AnalyticsService {
     private readonly deps: {
       registry: DatasetRegistry;
       series: SeriesStore;
+      live: LiveRollups;
       meta: MetaStore;
       log: Logger;
     },
   ) {
     this.jobs = new AggregationJobs({ ...deps, layoutOf: (name) => this.layout(name) });
   }
+
+  /** Rollup reads for top-K and history: from memory where it holds the level, else the store. */
+  private readonly rollups: Pick<SeriesStore, 'readRollups'> = {
+    readRollups: (layout, q) => this.deps.live.read(layout, q) ?? this.deps.series.readRollups(layout, q),
+  };
 
   /** The dataset's layout, checked to be append mode on a store that keeps rollups. */
   layout(dataset: string): DatasetLayout {
@@ -73,13 +81,13 @@ export class AnalyticsService {
   ): Promise<TopKAnswer> {
     const layout = this.layout(dataset);
     const query = { ...q, ...this.window(layout, q) };
-    return this.topKs.run(topKKey(dataset, query), () => topKOf(this.deps.series, layout, query));
+    return this.topKs.run(topKKey(dataset, query), () => topKOf(this.rollups, layout, query));
   }
 
   history(dataset: string, w: WindowInput & { fillDays: boolean }): Promise<HistoryAnswer> {
     const layout = this.layout(dataset);
     const query = { ...this.window(layout, w), fillDays: w.fillDays };
-    return this.histories.run(historyKey(dataset, query), () => historyOf(this.deps.series, layout, query));
+    return this.histories.run(historyKey(dataset, query), () => historyOf(this.rollups, layout, query));
   }
 
   submitAggregation(request: AggregationRequest, client: string | null) {

@@ -34,7 +34,7 @@ export function historyKey(dataset: string, q: { fromUs: number; toUs: number; f
 
 /** Daily totals and per-field means over whole UTC days, from the 1-day rollups. Exact. */
 export async function historyOf(
-  series: SeriesStore,
+  series: Pick<SeriesStore, 'readRollups'>,
   layout: DatasetLayout,
   q: { fromUs: number; toUs: number; fillDays: boolean },
 ): Promise<HistoryAnswer> {

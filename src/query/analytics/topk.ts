@@ -51,7 +51,11 @@ export function topKKey(dataset: string, q: TopKQuery): string {
  * is read from merged t-digests and is exact only while every merged sketch still holds its values.
  * Ties go to the smaller group value, so the answer is deterministic.
  */
-export async function topKOf(series: SeriesStore, layout: DatasetLayout, q: TopKQuery): Promise<TopKAnswer> {
+export async function topKOf(
+  series: Pick<SeriesStore, 'readRollups'>,
+  layout: DatasetLayout,
+  q: TopKQuery,
+): Promise<TopKAnswer> {
   const group = q.group ?? layout.keys[0]!.name;
   if (!layout.keys.some((c) => c.name === group))
     throw new SluiceError(
