@@ -2,6 +2,7 @@ import { endianness } from 'node:os';
 import type { ColumnarBatch, Reject } from '../../core/batch.js';
 import { ByteCursor } from '../../core/byte-cursor.js';
 import { REJECT_REASONS, SluiceError, type RejectReason } from '../../core/errors.js';
+import { KeyInterner } from './key-interner.js';
 
 /**
  * Binary encoding of a ColumnarBatch for the local BatchLog.
@@ -265,6 +266,34 @@ class ByteReader extends ByteCursor {
     return col as string[];
   }
 
+  /**
+   * Steps over what `nullableStringColumns` would read, checking only that it is there; the reader
+   * returned decodes it when first called.
+   */
+  deferStringColumns(bytes: Uint8Array): () => (string | null)[][] {
+    const start = this.pos;
+    const n = this.u32();
+    for (let i = 0; i < n; i++) {
+      const count = this.i32();
+      if (count < 0) throw corrupt(count === NULL_COUNT ? 'missing column' : 'negative length');
+      this.align(4);
+      this.need(count * 4);
+      this.pos += count * 4;
+      const size = this.u32();
+      this.need(size);
+      this.pos += size;
+    }
+    let columns: (string | null)[][] | undefined;
+    return () => {
+      if (columns === undefined) {
+        const later = new ByteReader(bytes);
+        later.pos = start;
+        columns = later.nullableStringColumns();
+      }
+      return columns;
+    };
+  }
+
   nullableStringColumns(): (string | null)[][] {
     const n = this.u32();
     const out: (string | null)[][] = [];
@@ -276,6 +305,9 @@ class ByteReader extends ByteCursor {
     return out;
   }
 }
+
+/** Key values shared across the batches this thread decodes (see KeyInterner). */
+const keyStrings = new KeyInterner();
 
 /**
  * Decodes bytes made by BatchEncoder. Float64 columns may be views into `bytes` (when aligned), so the
@@ -295,13 +327,20 @@ export function decodeBatch(bytes: Uint8Array): ColumnarBatch {
   const end = { offset: r.f64(), line: r.f64() };
   const keys: string[][] = [];
   const keyCount = r.u32();
-  for (let i = 0; i < keyCount; i++) keys.push(r.requiredStrings());
+  for (let i = 0; i < keyCount; i++) {
+    const col = r.requiredStrings();
+    keyStrings.internInPlace(col);
+    keys.push(col);
+  }
   const timeUs = r.floats();
   const fields: Float64Array[] = [];
   const fieldCount = r.u32();
   for (let i = 0; i < fieldCount; i++) fields.push(r.requiredFloats());
-  const payloads = r.nullableStringColumns();
-  const attributes = r.nullableStringColumns();
+  // Payloads and attributes are decoded when first read: the event loop, which decodes every
+  // batch, never reads them (the store's thread decodes its own copy), and a column of fresh
+  // strings per batch, kept alive until the batch is applied, is what makes scavenges long.
+  const payloads = r.deferStringColumns(bytes);
+  const attributes = r.deferStringColumns(bytes);
   const timeTextCol = r.strings();
   if (timeTextCol !== null && timeTextCol.includes(null)) throw corrupt('null in timeText');
   const timeText = timeTextCol as string[] | null;
@@ -325,8 +364,12 @@ export function decodeBatch(bytes: Uint8Array): ColumnarBatch {
     keys,
     timeUs,
     fields,
-    payloads,
-    attributes,
+    get payloads() {
+      return payloads();
+    },
+    get attributes() {
+      return attributes();
+    },
     timeText,
     hashes,
     lines,
