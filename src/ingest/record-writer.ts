@@ -146,7 +146,7 @@ export class RecordWriter {
               limit: null,
               final: true,
             },
-            { batch: (payload) => hand(decodeBatch(payload), payload) },
+            { batch: (payload) => hand(decodeBatch(payload, { shareKeys: true }), payload) },
             new AbortController().signal,
           );
         } finally {

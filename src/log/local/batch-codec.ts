@@ -306,14 +306,18 @@ class ByteReader extends ByteCursor {
   }
 }
 
-/** Key values shared across the batches this thread decodes (see KeyInterner). */
+/**
+ * Key values shared across the batches the event loop decodes (`shareKeys`, see KeyInterner). Only
+ * there: the store's thread decodes its own copy, and its pauses hold up no request, so the lookups
+ * would only cost it time.
+ */
 const keyStrings = new KeyInterner();
 
 /**
  * Decodes bytes made by BatchEncoder. Float64 columns may be views into `bytes` (when aligned), so the
  * caller must not reuse that memory for anything else afterwards.
  */
-export function decodeBatch(bytes: Uint8Array): ColumnarBatch {
+export function decodeBatch(bytes: Uint8Array, opts: { shareKeys?: boolean } = {}): ColumnarBatch {
   const r = new ByteReader(bytes);
   if (r.u32() !== MAGIC) throw corrupt('bad magic');
   const version = r.u32();
@@ -329,7 +333,7 @@ export function decodeBatch(bytes: Uint8Array): ColumnarBatch {
   const keyCount = r.u32();
   for (let i = 0; i < keyCount; i++) {
     const col = r.requiredStrings();
-    keyStrings.internInPlace(col);
+    if (opts.shareKeys === true) keyStrings.internInPlace(col);
     keys.push(col);
   }
   const timeUs = r.floats();

@@ -57,5 +57,6 @@ export function readRecord(ref: RecordRef): ColumnarBatch {
     throw new SluiceError('internal', `short read in batch log segment ${ref.segment.file}`);
   if (buf.readUInt32LE(0) !== ref.size - HEADER || crc32(buf.subarray(HEADER)) !== buf.readUInt32LE(4))
     throw new SluiceError('internal', `checksum mismatch in batch log segment ${ref.segment.file}`);
-  return decodeBatch(buf.subarray(PREFIX));
+  // Read on the event loop, which keeps the batch until it is applied.
+  return decodeBatch(buf.subarray(PREFIX), { shareKeys: true });
 }
