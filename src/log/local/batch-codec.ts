@@ -266,31 +266,35 @@ class ByteReader extends ByteCursor {
     return col as string[];
   }
 
+  /** Steps over one column as `strings` would read it (null allowed), checking only its sizes. */
+  private skipStrings(allowNull: boolean): void {
+    const count = this.i32();
+    if (count === NULL_COUNT && allowNull) return;
+    if (count < 0) throw corrupt(count === NULL_COUNT ? 'missing column' : 'negative length');
+    this.align(4);
+    this.need(count * 4);
+    this.pos += count * 4;
+    const size = this.u32();
+    this.need(size);
+    this.pos += size;
+  }
+
   /**
-   * Steps over what `nullableStringColumns` would read, checking only that it is there; the reader
-   * returned decodes it when first called.
+   * Steps over string columns (`columns`: a count, then that many; else one nullable column),
+   * checking only their sizes; the function returned decodes them with `read` when first called.
    */
-  deferStringColumns(bytes: Uint8Array): () => (string | null)[][] {
+  defer<T>(bytes: Uint8Array, columns: boolean, read: (later: ByteReader) => T): () => T {
     const start = this.pos;
-    const n = this.u32();
-    for (let i = 0; i < n; i++) {
-      const count = this.i32();
-      if (count < 0) throw corrupt(count === NULL_COUNT ? 'missing column' : 'negative length');
-      this.align(4);
-      this.need(count * 4);
-      this.pos += count * 4;
-      const size = this.u32();
-      this.need(size);
-      this.pos += size;
-    }
-    let columns: (string | null)[][] | undefined;
+    if (columns) for (let n = this.u32(); n > 0; n--) this.skipStrings(false);
+    else this.skipStrings(true);
+    let decoded: { value: T } | undefined;
     return () => {
-      if (columns === undefined) {
+      if (decoded === undefined) {
         const later = new ByteReader(bytes);
         later.pos = start;
-        columns = later.nullableStringColumns();
+        decoded = { value: read(later) };
       }
-      return columns;
+      return decoded.value;
     };
   }
 
@@ -340,14 +344,17 @@ export function decodeBatch(bytes: Uint8Array, opts: { shareKeys?: boolean } = {
   const fields: Float64Array[] = [];
   const fieldCount = r.u32();
   for (let i = 0; i < fieldCount; i++) fields.push(r.requiredFloats());
-  // Payloads and attributes are decoded when first read: the event loop, which decodes every
-  // batch, never reads them (the store's thread decodes its own copy), and a column of fresh
-  // strings per batch, kept alive until the batch is applied, is what makes scavenges long.
-  const payloads = r.deferStringColumns(bytes);
-  const attributes = r.deferStringColumns(bytes);
-  const timeTextCol = r.strings();
-  if (timeTextCol !== null && timeTextCol.includes(null)) throw corrupt('null in timeText');
-  const timeText = timeTextCol as string[] | null;
+  // Payloads, attributes and time texts are decoded when first read: the event loop, which decodes
+  // every batch, never reads them (the store's and the version builder's threads decode their own
+  // copy), and a column of fresh strings per batch, kept alive until the batch is applied, is what
+  // makes scavenges long.
+  const payloads = r.defer(bytes, true, (later) => later.nullableStringColumns());
+  const attributes = r.defer(bytes, true, (later) => later.nullableStringColumns());
+  const timeText = r.defer(bytes, false, (later) => {
+    const col = later.strings();
+    if (col !== null && col.includes(null)) throw corrupt('null in timeText');
+    return col as string[] | null;
+  });
   const hashes = r.floats();
   const lines = r.requiredFloats();
   const rejects: Reject[] = [];
@@ -374,7 +381,9 @@ export function decodeBatch(bytes: Uint8Array, opts: { shareKeys?: boolean } = {
     get attributes() {
       return attributes();
     },
-    timeText,
+    get timeText() {
+      return timeText();
+    },
     hashes,
     lines,
     totalRows,
