@@ -27,7 +27,9 @@ const randomId = () => 1 + Math.floor(Math.random() * ROWS);
 function dirMb(dir: string): number {
   let bytes = 0;
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
-    if (e.isFile()) bytes += fs.statSync(path.join(e.parentPath, e.name)).size;
+    // A file can go between the listing and its stat (a SQLite journal): it then counts nothing.
+    if (e.isFile())
+      bytes += fs.statSync(path.join(e.parentPath, e.name), { throwIfNoEntry: false })?.size ?? 0;
   return Math.round(bytes / 2 ** 20);
 }
 

@@ -140,7 +140,11 @@ export class StatsSnapshot {
     } else if (!stats.fits(layout)) {
       throw new SluiceError('internal', `the stats snapshot of ${name} was built for other columns`);
     }
-    if (cols.fields.length !== stats.fieldNames.length || cols.keys.length !== stats.keyColumns.length)
+    // Key columns are checked only where they are read: a decoded batch decodes them on first use.
+    if (
+      cols.fields.length !== stats.fieldNames.length ||
+      (stats.byKey.length > 0 && cols.keys.length !== stats.keyColumns.length)
+    )
       throw new SluiceError('internal', `batch columns do not match the layout of ${name}`);
 
     let kept = to - from;

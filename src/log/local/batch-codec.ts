@@ -333,13 +333,17 @@ export function decodeBatch(bytes: Uint8Array, opts: { shareKeys?: boolean } = {
   const length = r.f64();
   const totalRows = r.f64();
   const end = { offset: r.f64(), line: r.f64() };
-  const keys: string[][] = [];
-  const keyCount = r.u32();
-  for (let i = 0; i < keyCount; i++) {
-    const col = r.requiredStrings();
-    if (opts.shareKeys === true) keyStrings.internInPlace(col);
-    keys.push(col);
-  }
+  // Keys too are decoded when first read: by then the batch has waited in the log, so its strings
+  // live for less of it, and a replace-mode batch never needs them on the event loop.
+  const keys = r.defer(bytes, true, (later) => {
+    const cols: string[][] = [];
+    for (let n = later.u32(); n > 0; n--) {
+      const col = later.requiredStrings();
+      if (opts.shareKeys === true) keyStrings.internInPlace(col);
+      cols.push(col);
+    }
+    return cols;
+  });
   const timeUs = r.floats();
   const fields: Float64Array[] = [];
   const fieldCount = r.u32();
@@ -372,7 +376,9 @@ export function decodeBatch(bytes: Uint8Array, opts: { shareKeys?: boolean } = {
     source,
     seq,
     length,
-    keys,
+    get keys() {
+      return keys();
+    },
     timeUs,
     fields,
     get payloads() {
