@@ -203,6 +203,7 @@ export class Sluice {
       read: (layout, q) => this.series.readRollups(layout, q),
       maxSeries: config.rollups.live_series,
       log,
+      metrics: this.metrics,
     });
     this.applier = new Applier({
       registry: this.registry,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RollupQuery, RollupGroup } from '../../src/store/series-store.js';
 import { planStepped, planWindow } from '../../src/query/analytics/rollup-window.js';
-import { startHarness, upload, waitForUpload, type Harness } from '../helpers/harness.js';
+import { auth, startHarness, upload, waitForUpload, type Harness } from '../helpers/harness.js';
 import { requestRows, requestsCsv, type RequestRow } from '../helpers/requests-data.js';
 
 /**
@@ -155,6 +155,8 @@ describe('rollup reads from memory', () => {
   it('answer as the store does, in memory and from cold blocks', async () => {
     expect(await compareMany(1, 'first')).toBeGreaterThan(20);
     expect(h.sluice.live.cellCount).toBeGreaterThan(0);
+    const metrics = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth })).body;
+    expect(metrics).toMatch(new RegExp(`sluice_live_rollup_cells ${h.sluice.live.cellCount}\\b`));
   });
 
   it('take late rows into blocks already read', async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import {
   RESOLUTION_US,
   rowSeriesId,
@@ -150,11 +151,23 @@ export class LiveRollups {
       read: RollupRead;
       maxSeries: number;
       log: Logger;
+      /** Where `sluice_live_rollup_cells` is registered. */
+      metrics?: Registry;
       nowMs?: () => number;
     },
   ) {
     this.cold = new ColdRollupBlocks(deps.read);
     this.advance();
+    const cells = () => this.cellCount;
+    if (deps.metrics !== undefined)
+      new Gauge({
+        name: 'sluice_live_rollup_cells',
+        help: 'Rollup cells kept in memory for top-K and history (rollups.live_series), about 90 bytes each',
+        registers: [deps.metrics],
+        collect() {
+          this.set(cells());
+        },
+      });
   }
 
   /**
@@ -349,7 +362,7 @@ export class LiveRollups {
     this.cold.forget(dataset);
   }
 
-  /** Cells held in memory, over every dataset (for the metrics). */
+  /** Cells held in memory, over every dataset (`sluice_live_rollup_cells`). */
   get cellCount(): number {
     let n = 0;
     for (const live of this.datasets.values())
