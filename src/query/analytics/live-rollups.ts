@@ -1,23 +1,14 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import {
-  RESOLUTION_US,
-  rowSeriesId,
-  seriesIdOf,
-  type RollupResolution,
-} from '../../apply/rollups/rollup-cell.js';
+import { RESOLUTION_US, seriesIdOf, type RollupResolution } from '../../apply/rollups/rollup-cell.js';
 import type { RollupRows } from '../../apply/rollups/rollup-accumulator.js';
-import {
-  levelFor,
-  rollupLevelsOf,
-  servingResolution,
-  type RollupLevel,
-} from '../../apply/rollups/rollup-levels.js';
+import { levelFor, rollupLevelsOf, servingResolution } from '../../apply/rollups/rollup-levels.js';
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { RollupGroup, RollupQuery } from '../../store/series-store.js';
 import type { StatsSnapshot } from '../stats-snapshot.js';
-import { CellTable, clearCell, fieldAggregateOf, mergeCellInto, strideOf, writeCell } from './cell-table.js';
+import { clearCell, fieldAggregateOf, mergeCellInto, strideOf, writeCell } from './cell-table.js';
 import { COLD_BLOCK_US, ColdRollupBlocks, coldBlockOf, type RollupRead } from './cold-rollup-blocks.js';
+import { LiveLevel } from './live-level.js';
 
 const HOUR_US = RESOLUTION_US['1h'];
 const DAY_US = RESOLUTION_US['1d'];
@@ -39,83 +30,6 @@ const MAX_COLD_BLOCKS_PER_READ = 4;
 
 /** Far enough ahead for any row's time (the year 10000). */
 const END_OF_TIME_US = 253_402_300_800_000_000;
-
-interface LiveSeries {
-  readonly keys: readonly string[];
-  /** One per kept resolution of the level, in `level.resolutions` order. */
-  readonly tables: CellTable[];
-}
-
-/** One rollup level's cells in memory, while it has no more than the allowed number of series. */
-class LiveLevel {
-  readonly series = new Map<string, LiveSeries>();
-  readonly widths: number[];
-  private readonly keyValues: string[];
-
-  constructor(
-    readonly level: RollupLevel,
-    private readonly fieldCount: number,
-  ) {
-    this.widths = level.resolutions.map((r) => RESOLUTION_US[r]);
-    this.keyValues = new Array<string>(level.keyIndexes.length);
-  }
-
-  seriesOf(keys: readonly string[]): LiveSeries {
-    const id = seriesIdOf(keys);
-    let s = this.series.get(id);
-    if (s === undefined) {
-      s = { keys: [...keys], tables: this.level.resolutions.map(() => new CellTable(this.fieldCount)) };
-      this.series.set(id, s);
-    }
-    return s;
-  }
-
-  /**
-   * Adds rows [from, to) whose `keep` is 1; false when the level passed `maxSeries` series (its cells
-   * are then incomplete and must be dropped). `late` hears of rows before a resolution's live span.
-   */
-  add(
-    rows: RollupRows,
-    keep: Uint8Array | undefined,
-    from: number,
-    to: number,
-    liveFrom: readonly number[],
-    maxSeries: number,
-    late: (res: RollupResolution, bucketUs: number) => void,
-  ): boolean {
-    const time = rows.timeUs!;
-    const idx = this.level.keyIndexes;
-    const keyValues = this.keyValues;
-    const widths = this.widths;
-    let lastId: string | undefined;
-    let s: LiveSeries | undefined;
-    for (let r = from; r < to; r++) {
-      if (keep !== undefined && keep[r] !== 1) continue;
-      const t = time[r]!;
-      if (t !== t) continue;
-      const id = rowSeriesId(rows.keys, idx, r, keyValues);
-      if (id !== lastId || s === undefined) {
-        s = this.series.get(id);
-        if (s === undefined) {
-          if (this.series.size >= maxSeries) return false;
-          s = this.seriesOf(idx.length === 1 ? [id] : keyValues);
-        }
-        lastId = id;
-      }
-      for (let i = 0; i < widths.length; i++) {
-        const w = widths[i]!;
-        const b = Math.floor(t / w) * w;
-        if (b < liveFrom[i]!) {
-          late(this.level.resolutions[i]!, b);
-          continue;
-        }
-        const table = s.tables[i]!;
-        table.addRow(table.cellAt(b), rows.fields, r);
-      }
-    }
-    return true;
-  }
-}
 
 interface LiveDataset {
   readonly layout: DatasetLayout;
