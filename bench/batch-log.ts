@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ColumnarBatch } from '../src/core/batch.js';
-import { decodeBatch, encodeBatch } from '../src/log/local/batch-codec.js';
+import { encodeBatch } from '../src/log/local/batch-codec.js';
+import { decodeBatch } from '../src/log/local/batch-decoder.js';
 import { LocalBatchLog } from '../src/log/local/local-batch-log.js';
 
 const BATCHES = 200;

@@ -5,7 +5,7 @@ import { SluiceError, type RejectReason } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Semaphore } from '../core/semaphore.js';
 import type { BatchLog } from '../log/batch-log.js';
-import { decodeBatch } from '../log/local/batch-codec.js';
+import { decodeBatch } from '../log/local/batch-decoder.js';
 import type { DecodePool } from './decode-pool.js';
 import { UploadDecoder } from './upload-decoder.js';
 

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type { ColumnarBatch } from '../../src/core/batch.js';
-import { BatchEncoder, decodeBatch, encodeBatch } from '../../src/log/local/batch-codec.js';
+import { BatchEncoder, encodeBatch } from '../../src/log/local/batch-codec.js';
+import { decodeBatch } from '../../src/log/local/batch-decoder.js';
 import { isSluiceError } from '../../src/core/errors.js';
 import { makeTestBatch } from '../conformance/batch-log.js';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { ColumnarBatch } from '../../core/batch.js';
 import { SluiceError } from '../../core/errors.js';
-import { decodeBatch } from './batch-codec.js';
+import { decodeBatch } from './batch-decoder.js';
 import { writeFully } from './log-io.js';
 
 /**

@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { isSluiceError } from '../../core/errors.js';
 import { lowerThisThreadPriority } from '../../core/thread-priority.js';
-import { decodeBatch } from '../../log/local/batch-codec.js';
+import { decodeBatch } from '../../log/local/batch-decoder.js';
 import type { VersionFailure, VersionReply, VersionRequest } from './version-build-protocol.js';
 import { openVersionWriter, removeVersionFiles } from './version-files.js';
 import { VersionWriter } from './version-writer.js';

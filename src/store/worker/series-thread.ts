@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino, type Level } from 'pino';
 import { Registry } from 'prom-client';
 import { layoutOf, type DatasetLayout, type DatasetSpec } from '../../core/dataset.js';
-import { decodeBatch } from '../../log/local/batch-codec.js';
+import { decodeBatch } from '../../log/local/batch-decoder.js';
 import { DuckDbSeriesStore } from '../duckdb/duckdb-series-store.js';
 import {
   toWireError,
