@@ -96,11 +96,6 @@ export class CellTable {
     return this.data;
   }
 
-  /** Offset of the bucket's cell, or undefined when it has none. */
-  find(bucketUs: number): number | undefined {
-    return this.offsets.get(bucketUs);
-  }
-
   /** Offset of the bucket's cell, made empty when it has none. Rows mostly come in time order. */
   cellAt(bucketUs: number): number {
     if (bucketUs === this.lastBucket) return this.lastAt;
@@ -153,11 +148,10 @@ export class CellTable {
 
   /** Drops the cells whose bucket is before `beforeUs` and packs the rest; the cells dropped. */
   dropBefore(beforeUs: number): number {
-    let dropped = 0;
-    for (const b of this.offsets.keys()) if (b < beforeUs) dropped++;
+    const kept = [...this.offsets].filter(([b]) => b >= beforeUs);
+    const dropped = this.offsets.size - kept.length;
     if (dropped === 0) return 0;
     const stride = strideOf(this.fieldCount);
-    const kept = [...this.offsets].filter(([b]) => b >= beforeUs);
     const data = new Float64Array(Math.max(8, kept.length * 2) * stride);
     this.offsets.clear();
     kept.forEach(([b, at], i) => {

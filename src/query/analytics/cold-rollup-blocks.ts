@@ -16,6 +16,24 @@ export const coldBlockOf = (bucketUs: number, res: RollupResolution): number =>
 
 export type RollupRead = (layout: DatasetLayout, q: RollupQuery) => Promise<RollupGroup[]>;
 
+/** The store read of a level's cells at `res` in [fromUs, toUs): one group per series and bucket. */
+export function levelCellsQuery(
+  layout: DatasetLayout,
+  level: RollupLevel,
+  res: RollupResolution,
+  fromUs: number,
+  toUs: number,
+): RollupQuery {
+  return {
+    segments: [{ resolution: res, fromUs, toUs }],
+    keys: {},
+    groupBy: level.columns,
+    fields: layout.fields.map((f) => f.name),
+    stepUs: RESOLUTION_US[res],
+    sketches: false,
+  };
+}
+
 /**
  * Cells older than what `LiveRollups` keeps in memory, read from the store a block at a time and
  * kept, most recently used first, up to `maxBlocks`. A window's far edge (the first hour of a 30-day
@@ -50,14 +68,10 @@ export class ColdRollupBlocks {
     }
     const dataset = layout.spec.name;
     const seen = this.stateOf(key, dataset);
-    const reading = this.read(layout, {
-      segments: [{ resolution: res, fromUs: blockUs, toUs: blockUs + COLD_BLOCK_US[res] }],
-      keys: {},
-      groupBy: level.columns,
-      fields: layout.fields.map((f) => f.name),
-      stepUs: RESOLUTION_US[res],
-      sketches: false,
-    });
+    const reading = this.read(
+      layout,
+      levelCellsQuery(layout, level, res, blockUs, blockUs + COLD_BLOCK_US[res]),
+    );
     this.blocks.set(key, reading);
     const drop = () => {
       if (this.blocks.get(key) === reading) this.blocks.delete(key);

@@ -7,7 +7,13 @@ import type { DatasetLayout } from '../../core/dataset.js';
 import type { RollupGroup, RollupQuery } from '../../store/series-store.js';
 import type { StatsSnapshot } from '../stats-snapshot.js';
 import { clearCell, fieldAggregateOf, mergeCellInto, strideOf, writeCell } from './cell-table.js';
-import { COLD_BLOCK_US, ColdRollupBlocks, coldBlockOf, type RollupRead } from './cold-rollup-blocks.js';
+import {
+  COLD_BLOCK_US,
+  ColdRollupBlocks,
+  coldBlockOf,
+  levelCellsQuery,
+  type RollupRead,
+} from './cold-rollup-blocks.js';
 import { LiveLevel } from './live-level.js';
 
 const HOUR_US = RESOLUTION_US['1h'];
@@ -19,10 +25,9 @@ const DAY_US = RESOLUTION_US['1d'];
  * ragged hours), day cells for as long as the rollups keep them. Older cells are read from the store
  * in blocks and kept a while (`ColdRollupBlocks`).
  */
-const LIVE_SPAN_US: Readonly<Record<RollupResolution, number>> = {
+const LIVE_SPAN_US: Readonly<Record<'1m' | '1h', number>> = {
   '1m': 26 * HOUR_US,
   '1h': 35 * DAY_US,
-  '1d': Infinity,
 };
 
 /** A read that needs more cold blocks than this is left to the store. */
@@ -57,7 +62,11 @@ interface Sum {
 export class LiveRollups {
   private readonly datasets = new Map<string, LiveDataset>();
   private readonly cold: ColdRollupBlocks;
-  private liveFromUs = new Map<RollupResolution, number>();
+  /**
+   * Where each resolution's live span starts, aligned to cold blocks so a block is never half live.
+   * Day cells are all live from the epoch on; older rows are read from the store like cold cells.
+   */
+  private readonly liveFrom: Record<RollupResolution, number> = { '1m': 0, '1h': 0, '1d': 0 };
 
   constructor(
     private readonly deps: {
@@ -105,15 +114,10 @@ export class LiveRollups {
   }
 
   private async load(layout: DatasetLayout, state: LiveLevel, res: RollupResolution): Promise<void> {
-    const from = this.liveFrom(res);
-    const groups = await this.deps.read(layout, {
-      segments: [{ resolution: res, fromUs: from, toUs: END_OF_TIME_US }],
-      keys: {},
-      groupBy: state.level.columns,
-      fields: layout.fields.map((f) => f.name),
-      stepUs: RESOLUTION_US[res],
-      sketches: false,
-    });
+    const groups = await this.deps.read(
+      layout,
+      levelCellsQuery(layout, state.level, res, this.liveFrom[res], END_OF_TIME_US),
+    );
     const i = state.level.resolutions.indexOf(res);
     for (const g of groups) {
       const table = state.seriesOf(g.group).tables[i]!;
@@ -135,7 +139,7 @@ export class LiveRollups {
     this.advance();
     const name = layout.spec.name;
     for (const [suffix, state] of live.levels) {
-      const liveFrom = state.level.resolutions.map((r) => this.liveFrom(r));
+      const liveFrom = state.level.resolutions.map((r) => this.liveFrom[r]);
       const late = (res: RollupResolution, b: number) => this.cold.changed(name, state.level, res, b);
       if (!state.add(rows, keep, from, to, liveFrom, this.deps.maxSeries, late)) {
         live.levels.delete(suffix);
@@ -174,7 +178,7 @@ export class LiveRollups {
       const res = servingResolution(state.level, s.resolution);
       if (res === undefined) return undefined;
       const i = state.level.resolutions.indexOf(res);
-      const liveFrom = this.liveFrom(res);
+      const liveFrom = this.liveFrom[res];
       if (s.toUs > liveFrom) live.push({ i, res, fromUs: Math.max(s.fromUs, liveFrom), toUs: s.toUs });
       for (let b = coldBlockOf(s.fromUs, res); b < Math.min(s.toUs, liveFrom); b += COLD_BLOCK_US[res]) {
         if (cold.length === MAX_COLD_BLOCKS_PER_READ) return undefined;
@@ -285,21 +289,14 @@ export class LiveRollups {
     return n;
   }
 
-  /** Live span start per resolution, aligned to cold blocks so a block is never half live. */
-  private liveFrom(res: RollupResolution): number {
-    return this.liveFromUs.get(res)!;
-  }
-
   /** Moves the live spans forward with the clock, dropping the cells that left them. */
   private advance(): void {
     const nowUs = (this.deps.nowMs?.() ?? Date.now()) * 1000;
     let moved = false;
-    for (const res of ['1m', '1h', '1d'] as const) {
-      const span = LIVE_SPAN_US[res];
-      // Day cells are all live from the epoch on; older rows are read from the store like cold cells.
-      const from = Number.isFinite(span) ? coldBlockOf(nowUs - span, res) : 0;
-      if (from > (this.liveFromUs.get(res) ?? -Infinity)) {
-        this.liveFromUs.set(res, from);
+    for (const res of ['1m', '1h'] as const) {
+      const from = coldBlockOf(nowUs - LIVE_SPAN_US[res], res);
+      if (from > this.liveFrom[res]) {
+        this.liveFrom[res] = from;
         moved = true;
       }
     }
@@ -307,7 +304,7 @@ export class LiveRollups {
     for (const live of this.datasets.values())
       for (const state of live.levels.values())
         for (const series of state.series.values())
-          state.level.resolutions.forEach((r, i) => series.tables[i]!.dropBefore(this.liveFrom(r)));
+          state.level.resolutions.forEach((r, i) => series.tables[i]!.dropBefore(this.liveFrom[r]));
   }
 }
 
