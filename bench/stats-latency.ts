@@ -1,5 +1,6 @@
 /**
- * Query latency under ingest: while a large readings upload is received and processed, a keep-alive
+ * Query latency under ingest: while a large readings upload (sent by a process of its own, see
+ * bench/lib/post-upload.ts) is received and processed, a keep-alive
  * client asks `GET /v1/datasets/readings/stats?device_id=dev-<k>` (random k) at a steady rate until the
  * upload is done. Stats are served from memory, so they should stay fast while the pipeline is busy.
  * The anchor, in the same run and at the same rate, is a bare Fastify route in this process returning a
@@ -17,7 +18,7 @@ import { numberArg } from './lib/args.js';
 import { openLoop, type LoadResult } from './lib/load.js';
 import { startSluice } from './lib/sluice-server.js';
 import { benchTempDir } from './lib/temp-dir.js';
-import { postUpload, waitUploadFinal } from './lib/upload-client.js';
+import { postUploadApart, waitUploadFinal } from './lib/upload-client.js';
 import { writeChunks } from './lib/write-chunks.js';
 import { newExpectation, readingsFile } from '../src/sim/readings-file.js';
 
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     try {
       let done = false;
       const uploading = (async () => {
-        const posted = await postUpload(server.url, server.auth, 'readings', csv);
+        const posted = await postUploadApart(server.url, server.auth, 'readings', csv);
         const final = await waitUploadFinal(server.url, server.auth, posted.report.id);
         uploadMs = final.doneAt - posted.startedAt;
         return final.report;

@@ -17,7 +17,7 @@ import { numberArg } from './lib/args.js';
 import { openLoop, type LoadResult } from './lib/load.js';
 import { startSluice } from './lib/sluice-server.js';
 import { benchTempDir } from './lib/temp-dir.js';
-import { postUpload, waitUploadFinal } from './lib/upload-client.js';
+import { postUpload, postUploadApart, waitUploadFinal } from './lib/upload-client.js';
 import { writeChunks } from './lib/write-chunks.js';
 import { mulberry32 } from '../src/sim/random.js';
 
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 4000));
       let done = false;
       const uploading = (async () => {
-        const posted = await postUpload(server.url, server.auth, 'requests', live);
+        const posted = await postUploadApart(server.url, server.auth, 'requests', live);
         const final = await waitUploadFinal(server.url, server.auth, posted.report.id);
         liveS = (final.doneAt - posted.startedAt) / 1000;
         if (final.report.status !== 'done') throw new Error(`live upload ${final.report.status}`);

@@ -50,6 +50,13 @@ export async function startSluice(opts: {
       SLUICE_CONFIG: config,
     },
   });
+  // SLUICE_BENCH_SERVER_OUT=<file> keeps all the server wrote (for `--trace-gc` and the like).
+  const out = process.env.SLUICE_BENCH_SERVER_OUT;
+  if (out) {
+    const sink = fs.createWriteStream(out);
+    proc.child.stdout!.pipe(sink);
+    proc.child.stderr!.pipe(sink);
+  }
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitHttpOk(`${url}/readyz`, proc);
