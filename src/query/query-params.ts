@@ -28,7 +28,8 @@ export function keyFilterOf(
     if (!keyNames.has(name))
       throw new SluiceError(
         'bad_query',
-        `Unknown query parameter '${name}'; key columns of '${layout.spec.name}': ${[...keyNames].join(', ')}; options: ${options.join(', ')}`,
+        `Unknown query parameter '${name}'; key columns of '${layout.spec.name}': ${[...keyNames].join(', ')}` +
+          (options.length > 0 ? `; options: ${options.join(', ')}` : ''),
       );
     filter[name] = values(raw);
   }

@@ -55,6 +55,11 @@ export class QueryService {
   async seriesOf(dataset: string, q: SeriesRequest) {
     const { layout } = this.registry.get(dataset);
     this.requireAppend(layout, 'series');
+    if (q.fromUs !== undefined && q.toUs !== undefined && !(q.toUs > q.fromUs))
+      throw new SluiceError(
+        'bad_query',
+        `'to' (${isoOfUs(q.toUs)}) must be after 'from' (${isoOfUs(q.fromUs)})`,
+      );
     const fields = q.fields?.length ? q.fields : layout.fields.map((f) => f.name);
     for (const f of fields)
       if (!layout.fields.some((c) => c.name === f))

@@ -133,6 +133,14 @@ describe('stats', () => {
       timestamp: '2024-05-01T00:01:10.000Z',
       value: 10,
     });
+    const backwards = await h.app.inject({
+      method: 'GET',
+      url: '/v1/datasets/readings/series?device_id=s-1&from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z',
+      headers: auth,
+    });
+    expect(backwards.statusCode).toBe(400);
+    expect(backwards.json().code).toBe('bad_query');
+    expect(backwards.json().detail).toMatch(/'to' .* must be after 'from'/);
   });
 });
 
