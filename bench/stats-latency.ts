@@ -1,8 +1,8 @@
 /**
  * Query latency under ingest: while a large readings upload (sent by a process of its own, see
- * bench/lib/post-upload.ts) is received and processed, a keep-alive
- * client asks `GET /v1/datasets/readings/stats?device_id=dev-<k>` (random k) at a steady rate until the
- * upload is done. Stats are served from memory, so they should stay fast while the pipeline is busy.
+ * bench/lib/post-upload.ts) is received and processed, a keep-alive client asks
+ * `GET /v1/datasets/readings/stats?device_id=dev-<k>` (random k) at a steady rate until the upload is
+ * done. Stats are served from memory, so they should stay fast while the pipeline is busy.
  * The anchor, in the same run and at the same rate, is a bare Fastify route in this process returning a
  * fixed stats-shaped JSON body: the cost of the HTTP round trip alone on this machine.
  *

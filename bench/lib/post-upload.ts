@@ -4,14 +4,14 @@
  * send it apart (`postUploadApart`), so streaming the body does not stall the clock of their client:
  * in one stats-latency run, the process doing both stalled up to 24 ms while the body went out.
  *
- * Run: node --import tsx bench/lib/post-upload.ts <server url> <api key> <dataset> <file>
+ * Run: node --import tsx bench/lib/post-upload.ts <server url> <authorization header> <dataset> <file>
  */
 import { postUpload } from './upload-client.js';
 
-const [url, key, dataset, file] = process.argv.slice(2);
-if (url === undefined || key === undefined || dataset === undefined || file === undefined) {
-  process.stderr.write('usage: post-upload <server url> <api key> <dataset> <file>\n');
+const [url, authorization, dataset, file] = process.argv.slice(2);
+if (url === undefined || authorization === undefined || dataset === undefined || file === undefined) {
+  process.stderr.write('usage: post-upload <server url> <authorization header> <dataset> <file>\n');
   process.exit(2);
 }
-const posted = await postUpload(url, { authorization: `Bearer ${key}` }, dataset, file);
+const posted = await postUpload(url, { authorization }, dataset, file);
 process.stdout.write(`${JSON.stringify(posted.report)}\n`);

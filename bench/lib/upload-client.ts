@@ -45,8 +45,7 @@ export async function postUploadApart(
   file: string,
 ): Promise<{ report: UploadReport; startedAt: number }> {
   const startedAt = performance.now();
-  const key = auth.authorization.replace(/^Bearer /, '');
-  const child = spawnTsx('bench/lib/post-upload.ts', [baseUrl, key, dataset, file]);
+  const child = spawnTsx('bench/lib/post-upload.ts', [baseUrl, auth.authorization, dataset, file]);
   let out = '';
   child.child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
   // 'close', not 'exit': it comes once the child's stdout has been read to the end.

@@ -74,3 +74,10 @@ export function intParam(name: string, v: QueryValue, dflt: number, min: number,
 export function isoOfUs(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString();
 }
+
+/** Every query over a window refuses bounds out of order the same way, naming both. */
+export function requireWindowOrder(fromUs: number, toUs: number): void {
+  if (toUs > fromUs) return;
+  const show = (us: number) => (Number.isFinite(us) ? isoOfUs(us) : String(us));
+  throw new SluiceError('bad_query', `'to' (${show(toUs)}) must be after 'from' (${show(fromUs)})`);
+}

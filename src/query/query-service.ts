@@ -3,7 +3,7 @@ import type { DatasetRegistry } from '../core/dataset-registry.js';
 import { SluiceError } from '../core/errors.js';
 import type { MetaStore } from '../store/meta-store.js';
 import type { KeyFilter, SeriesAgg, SeriesStore } from '../store/series-store.js';
-import { isoOfUs } from './query-params.js';
+import { isoOfUs, requireWindowOrder } from './query-params.js';
 import { recordView } from './record-view.js';
 import { EMPTY_SUMMARY, keepsPerKeyStats, type StatsSnapshot } from './stats-snapshot.js';
 
@@ -55,11 +55,7 @@ export class QueryService {
   async seriesOf(dataset: string, q: SeriesRequest) {
     const { layout } = this.registry.get(dataset);
     this.requireAppend(layout, 'series');
-    if (q.fromUs !== undefined && q.toUs !== undefined && !(q.toUs > q.fromUs))
-      throw new SluiceError(
-        'bad_query',
-        `'to' (${isoOfUs(q.toUs)}) must be after 'from' (${isoOfUs(q.fromUs)})`,
-      );
+    if (q.fromUs !== undefined && q.toUs !== undefined) requireWindowOrder(q.fromUs, q.toUs);
     const fields = q.fields?.length ? q.fields : layout.fields.map((f) => f.name);
     for (const f of fields)
       if (!layout.fields.some((c) => c.name === f))

@@ -12,6 +12,9 @@ afterAll(async () => {
   await h.close();
 });
 
+/** A GET with the admin key. */
+const get = (url: string) => h.app.inject({ method: 'GET', url, headers: auth });
+
 /** Deterministic pseudo-random readings: a few devices, skewed values, shuffled times. */
 function readingsCsv(rows: number, seed = 7): string {
   let s = seed;
@@ -53,11 +56,7 @@ describe('stats', () => {
       .getRowObjects()
       .map((r) => r.value as number);
 
-    const res = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/readings/stats?device_id=dev-3',
-      headers: auth,
-    });
+    const res = await get('/v1/datasets/readings/stats?device_id=dev-3');
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.key).toEqual({ device_id: 'dev-3' });
@@ -84,17 +83,9 @@ describe('stats', () => {
     expect(all.json().key).toBeNull();
     expect(all.json().fields.value.count).toBeGreaterThanOrEqual(exact.n);
 
-    const unknown = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/readings/stats?device_id=ghost',
-      headers: auth,
-    });
+    const unknown = await get('/v1/datasets/readings/stats?device_id=ghost');
     expect(unknown.statusCode).toBe(404);
-    const typo = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/readings/stats?devise_id=dev-3',
-      headers: auth,
-    });
+    const typo = await get('/v1/datasets/readings/stats?devise_id=dev-3');
     expect(typo.statusCode).toBe(400);
     expect(typo.json().code).toBe('bad_query');
   });
@@ -108,11 +99,9 @@ describe('stats', () => {
       's-2,2024-05-01T00:00:10Z,100',
     ].join('\n');
     await waitForUpload(h.app, (await upload(h.app, 'readings', csv)).id);
-    const res = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/readings/series?device_id=s-1&step=1m&agg=mean&from=2024-05-01T00:00:00Z&to=2024-05-02T00:00:00Z',
-      headers: auth,
-    });
+    const res = await get(
+      '/v1/datasets/readings/series?device_id=s-1&step=1m&agg=mean&from=2024-05-01T00:00:00Z&to=2024-05-02T00:00:00Z',
+    );
     expect(res.statusCode).toBe(200);
     expect(res.json().series).toEqual([
       {
@@ -123,21 +112,15 @@ describe('stats', () => {
         ],
       },
     ]);
-    const latest = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/readings/records/s-1',
-      headers: auth,
-    });
+    const latest = await get('/v1/datasets/readings/records/s-1');
     expect(latest.json().record).toEqual({
       device_id: 's-1',
       timestamp: '2024-05-01T00:01:10.000Z',
       value: 10,
     });
-    const backwards = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/readings/series?device_id=s-1&from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z',
-      headers: auth,
-    });
+    const backwards = await get(
+      '/v1/datasets/readings/series?device_id=s-1&from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z',
+    );
     expect(backwards.statusCode).toBe(400);
     expect(backwards.json().code).toBe('bad_query');
     expect(backwards.json().detail).toMatch(/'to' .* must be after 'from'/);
@@ -166,11 +149,7 @@ describe('replace mode: promotions', () => {
     );
     const stats = await h.app.inject({ method: 'GET', url: '/v1/datasets/promotions/stats', headers: auth });
     expect(stats.json().fields.price.count).toBe(2);
-    const rec = await h.app.inject({
-      method: 'GET',
-      url: '/v1/datasets/promotions/records/4',
-      headers: auth,
-    });
+    const rec = await get('/v1/datasets/promotions/records/4');
     expect(rec.json().record).toEqual({
       id: '4',
       price: 1,

@@ -6,7 +6,7 @@ import { newId } from '../../core/ids.js';
 import { parseTimeToUs } from '../../ingest/time-parse.js';
 import type { JobRow, MetaStore } from '../../store/meta-store.js';
 import type { SeriesStore } from '../../store/series-store.js';
-import { isoOfUs } from '../query-params.js';
+import { isoOfUs, requireWindowOrder } from '../query-params.js';
 import { isQuantile, metricValue, parseMetric, type Metric } from './metric.js';
 import { planStepped, planWindow } from './rollup-window.js';
 
@@ -108,7 +108,7 @@ export class AggregationJobs {
     const layout = this.deps.layoutOf(req.dataset);
     const fromUs = timeOf('from', req.from);
     const toUs = timeOf('to', req.to);
-    if (!(toUs > fromUs)) throw new SluiceError('bad_query', `'to' must be after 'from'`);
+    requireWindowOrder(fromUs, toUs);
     if (!Array.isArray(req.metrics) || req.metrics.length === 0)
       throw new SluiceError(
         'bad_query',

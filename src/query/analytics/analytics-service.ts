@@ -7,7 +7,7 @@ import { SluiceError } from '../../core/errors.js';
 import type { MetaStore } from '../../store/meta-store.js';
 import type { KeyFilter, SeriesStore } from '../../store/series-store.js';
 import type { LiveRollups } from './live-rollups.js';
-import { isoOfUs } from '../query-params.js';
+import { requireWindowOrder } from '../query-params.js';
 import { AggregationJobs, type AggregationRequest } from './aggregation-jobs.js';
 import { historyKey, historyOf, type HistoryAnswer } from './history.js';
 import { topKKey, topKOf, type TopKAnswer, type TopKBy } from './topk.js';
@@ -70,8 +70,7 @@ export class AnalyticsService {
     const now = Date.now();
     const toUs = w.toUs ?? (Math.floor(now / DAY_MS) + 1) * DAY_MS * 1000;
     const fromUs = w.fromUs ?? (now - durationMs(layout.spec.retention.rollups)) * 1000;
-    if (!(toUs > fromUs))
-      throw new SluiceError('bad_query', `'to' (${isoOfUs(toUs)}) must be after 'from' (${isoOfUs(fromUs)})`);
+    requireWindowOrder(fromUs, toUs);
     return { fromUs, toUs };
   }
 

@@ -1,6 +1,7 @@
 import { RESOLUTION_US, type RollupResolution } from '../../apply/rollups/rollup-cell.js';
 import { SluiceError } from '../../core/errors.js';
 import type { RollupSegment } from '../../store/series-store.js';
+import { requireWindowOrder } from '../query-params.js';
 
 const MINUTE = RESOLUTION_US['1m'];
 const HOUR = RESOLUTION_US['1h'];
@@ -22,7 +23,7 @@ export interface RollupWindow {
  * series instead of 43,200. The window is widened to whole minutes, the finest rollup there is.
  */
 export function planWindow(fromUs: number, toUs: number): RollupWindow {
-  if (!(toUs > fromUs)) throw new SluiceError('bad_query', `'to' must be after 'from'`);
+  requireWindowOrder(fromUs, toUs);
   const a = floorTo(fromUs, MINUTE);
   const b = ceilTo(toUs, MINUTE);
   const segments: RollupSegment[] = [];
@@ -53,7 +54,7 @@ export function planWindow(fromUs: number, toUs: number): RollupWindow {
  * the window's ends; the window is widened to whole steps.
  */
 export function planStepped(fromUs: number, toUs: number, stepUs: number): RollupWindow {
-  if (!(toUs > fromUs)) throw new SluiceError('bad_query', `'to' must be after 'from'`);
+  requireWindowOrder(fromUs, toUs);
   if (!(stepUs >= MINUTE) || stepUs % MINUTE !== 0)
     throw new SluiceError('bad_query', `'step' must be a whole number of minutes (rollups start at 1m)`);
   const a = floorTo(fromUs, stepUs);
