@@ -16,6 +16,15 @@ export default tseslint.config(
   },
   { files: ['src/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'error' } },
   {
+    // Preloads (`node -r`) are CommonJS, so they load before any ES module.
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', setInterval: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
