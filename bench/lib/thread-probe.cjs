@@ -7,9 +7,10 @@
  * Every thread (the main one and each worker, which inherit the preload) appends one JSON line a second
  * to `<SLUICE_THREAD_PROBE>.<pid>.jsonl` with its V8 heap (resident size, used, young generation,
  * malloced and external memory), the OS thread id it runs on and the script it runs. The main thread also
- * writes the process's RSS split (anonymous and file-backed) and the CPU time of every OS thread, so
- * threads that run no JavaScript (DuckDB's, libuv's pool, V8's helpers) are counted too.
- * `bench/thread-report.ts` summarises the file. CommonJS, so `-r` loads it before any module.
+ * writes the process's RSS split (anonymous and file-backed), and the CPU time of every OS thread and how
+ * long it was runnable but waited for a core, so threads that run no JavaScript (DuckDB's, libuv's pool,
+ * V8's helpers) are counted too. `SLUICE_THREAD_PROBE_ALLOC=1` adds the main thread's allocation sites.
+ * `bench/lib/thread-report.ts` summarises the file. CommonJS, so `-r` loads it before any module.
  */
 'use strict';
 const fs = require('node:fs');
@@ -62,7 +63,9 @@ if (base) {
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         // utime + stime in clock ticks of 1/100 s.
-        cpu[task] = { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 };
+        // schedstat: ns on a CPU, ns runnable but waiting for one, time slices.
+        const wait = Number(fs.readFileSync(`/proc/self/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+        cpu[task] = { name, ms: (Number(fields[11]) + Number(fields[12])) * 10, wait_ms: wait / 1e6 };
       } catch {
         // The thread ended between listing and reading.
       }
@@ -71,10 +74,34 @@ if (base) {
     write({ kind: 'process', ...mb, cpu, array_buffers_mb: process.memoryUsage().arrayBuffers / 2 ** 20 });
   };
 
+  // SLUICE_THREAD_PROBE_ALLOC=1: the main thread also samples where it allocates, counting objects the
+  // collector has freed since (what drives its scavenges), into `<SLUICE_THREAD_PROBE>.<pid>.heapprofile`.
+  let allocations = null;
+  if (wt.isMainThread && process.env.SLUICE_THREAD_PROBE_ALLOC === '1') {
+    const { Session } = require('node:inspector');
+    allocations = new Session();
+    allocations.connect();
+    allocations.post('HeapProfiler.startSampling', {
+      samplingInterval: 32768,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  const writeAllocations = () => {
+    // The in-process session answers synchronously, so this works in an exit handler.
+    allocations?.post('HeapProfiler.stopSampling', (err, res) => {
+      if (!err) fs.writeFileSync(`${base}.${process.pid}.heapprofile`, JSON.stringify(res.profile));
+    });
+    allocations = null;
+  };
+
   const tick = () => {
     heap();
     if (wt.isMainThread) proc();
   };
   setInterval(tick, 1000).unref();
-  process.on('exit', tick);
+  process.on('exit', () => {
+    tick();
+    writeAllocations();
+  });
 }

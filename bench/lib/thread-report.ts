@@ -1,7 +1,8 @@
 /**
  * Summarises a file written by `thread-probe.cjs`: CPU seconds of every OS thread (JavaScript threads
  * named by their script, the others grouped by the name the kernel shows), each JavaScript thread's V8
- * heap (resident, at the process's RSS peak and at its own peak), and the RSS split at the peak.
+ * heap (resident, at the process's RSS peak and at its own peak), and the RSS split at the peak. Heap
+ * allocation sites (`SLUICE_THREAD_PROBE_ALLOC=1`) are in the `.heapprofile` beside it, for DevTools.
  *
  * Run: npx tsx bench/lib/thread-report.ts <probe>.<pid>.jsonl
  */
@@ -35,7 +36,7 @@ interface ProcessRecord {
   anon_mb: number;
   file_mb: number;
   array_buffers_mb: number;
-  cpu: Record<string, { name: string; ms: number }>;
+  cpu: Record<string, { name: string; ms: number; wait_ms: number }>;
 }
 type ProbeRecord = ThreadRecord | WorkerRecord | HeapRecord | ProcessRecord;
 
@@ -69,14 +70,16 @@ const peak = procs.reduce((a, b) => (b.rss_mb > a.rss_mb ? b : a));
 // CPU: JavaScript threads by script; the rest by kernel thread name (DuckDB's, libuv's pool, V8's).
 const jsTid = new Map([...tidOf].map(([thread, tid]) => [String(tid), nameOf(thread)]));
 // A thread's CPU is its largest reading: threads that ended (workers, at exit) drop out of later ones.
-const cpuMs = new Map<string, { name: string; ms: number }>();
+const cpuMs = new Map<string, { name: string; ms: number; wait_ms: number }>();
 for (const p of procs) {
   for (const [tid, c] of Object.entries(p.cpu)) if (c.ms >= (cpuMs.get(tid)?.ms ?? 0)) cpuMs.set(tid, c);
 }
 const cpuS: Record<string, number> = {};
-for (const [tid, { name, ms }] of cpuMs) {
+const waitS: Record<string, number> = {};
+for (const [tid, { name, ms, wait_ms }] of cpuMs) {
   const key = jsTid.get(tid) ?? `native:${name}`;
   cpuS[key] = round((cpuS[key] ?? 0) + ms / 1000, 1);
+  waitS[key] = round((waitS[key] ?? 0) + wait_ms / 1000, 1);
 }
 
 // Heap of each JavaScript thread: its last sample at or before the RSS peak, and its own maximum.
@@ -101,6 +104,8 @@ process.stdout.write(
     {
       seconds: round((last.t - procs[0]!.t) / 1000, 1),
       cpu_s: Object.fromEntries(Object.entries(cpuS).sort((a, b) => b[1] - a[1])),
+      // Runnable but waiting for a core: on a busy machine, the delay a thread's work saw.
+      waiting_for_cpu_s: waitS,
       peak_rss_mb: round(peak.rss_mb, 1),
       at_peak: {
         anon_mb: round(peak.anon_mb, 1),
