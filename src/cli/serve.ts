@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load.js';
+import { setHeapGrowingPercent } from '../core/heap-growth.js';
 import { keepOtherThreadsLow } from '../core/thread-priority.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../observability/logger.js';
@@ -7,6 +8,8 @@ import { Sluice } from '../runtime.js';
 /** `sluice serve`: the embedded-mode server until SIGINT/SIGTERM. */
 export async function serve(): Promise<void> {
   const { config, file } = loadConfig();
+  // Before the store and the decoders start their threads and the heap grows.
+  setHeapGrowingPercent(config.server.heap_growing_percent);
   const log = createLogger(config.log_level);
   log.info({ config: file ?? '(defaults)' }, 'starting');
   const sluice = new Sluice(config, log);

@@ -59,6 +59,16 @@ describe('config', () => {
     expect(loadConfig({ SLUICE_CONFIG: file }).config.datasets[0]!.csv.header).toBe('true');
   });
 
+  it('grows V8 heaps by 150 % past their live size unless told otherwise, and bounds the setting', () => {
+    expect(loadConfig({ SLUICE_CONFIG: shipped }).config.server.heap_growing_percent).toBe(150);
+    const dir = tempDir();
+    const file = path.join(dir, 'heap.yaml');
+    fs.writeFileSync(file, 'server:\n  heap_growing_percent: 0\n');
+    expect(loadConfig({ SLUICE_CONFIG: file }).config.server.heap_growing_percent).toBe(0);
+    fs.writeFileSync(file, 'server:\n  heap_growing_percent: -5\n');
+    expect(() => loadConfig({ SLUICE_CONFIG: file })).toThrow(`${file}: server.heap_growing_percent`);
+  });
+
   it('reports YAML syntax errors with a line number', () => {
     const dir = tempDir();
     const file = path.join(dir, 'broken.yaml');
