@@ -61,6 +61,20 @@ describe('batch codec', () => {
     expect(got.timeText).toStrictEqual(batch.timeText);
   });
 
+  it('decodes shared keys equal to the encoded ones, ASCII or not', () => {
+    const base = makeTestBatch('u', 0, 600);
+    const batch: ColumnarBatch = {
+      ...base,
+      keys: [
+        Array.from({ length: 600 }, (_, i) => `device-${i % 5}`),
+        Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? 'é' : `k${i}`)),
+      ],
+    };
+    for (let round = 0; round < 2; round++) {
+      expect(decodeBatch(encodeBatch(batch), { shareKeys: true }).keys).toStrictEqual(batch.keys);
+    }
+  });
+
   it('round-trips special floats bit for bit, and sub-views of larger buffers', () => {
     const backing = new Float64Array([99, NaN, -0, Infinity, -Infinity, 2 ** 53, 5e-324, 99]);
     const weirdNaN = new Float64Array(1);

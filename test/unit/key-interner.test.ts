@@ -22,4 +22,24 @@ describe('KeyInterner', () => {
       expect(col).toEqual(want);
     }
   });
+
+  it('decodes ASCII columns from their bytes, repeating or not, equal to the values, across refills', () => {
+    const interner = new KeyInterner(10);
+    const columns = [
+      Array.from({ length: 2000 }, (_, i) => `dev-${i % 7}`),
+      Array.from({ length: 2000 }, (_, i) => `req-${i}`),
+      // Same length and byte sum as each other: only a byte-by-byte check tells them apart.
+      Array.from({ length: 600 }, (_, i) => (i % 2 === 0 ? 'ab' : 'ba')),
+      Array.from({ length: 600 }, (_, i) => ['', 'x', `k${i % 13}`][i % 3]!),
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const col of columns) {
+        const bytes = Buffer.from(col.join(''), 'latin1');
+        const lengths = Int32Array.from(col, (v) => v.length);
+        // Values placed past the start of a larger buffer, as in a batch log record.
+        const padded = Buffer.concat([Buffer.from('pad'), bytes]);
+        expect(interner.fromAscii(padded, 3, lengths, col.length)).toEqual(col);
+      }
+    }
+  });
 });

@@ -64,6 +64,47 @@ class ByteReader extends ByteCursor {
     const count = this.i32();
     if (count === NULL_COUNT) return null;
     if (count < 0) throw corrupt('negative length');
+    const { lengths, units } = this.lengths(count);
+    const joined = this.utf8(this.u32(), units);
+    if (joined.length !== units) throw corrupt('string lengths');
+    const out = new Array<string | null>(count);
+    let p = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      if (len === NULL_COUNT) out[i] = null;
+      else {
+        out[i] = joined.slice(p, p + len);
+        p += len;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A column without nulls whose values `interner` shares. An ASCII column (bytes as many as UTF-16
+   * units) is looked up straight from its bytes, so a value seen before costs no new string.
+   */
+  requiredSharedStrings(interner: KeyInterner): string[] {
+    const count = this.i32();
+    if (count < 0) throw corrupt(count === NULL_COUNT ? 'missing column' : 'negative length');
+    const start = this.pos;
+    const { lengths, units } = this.lengths(count);
+    const bytes = this.u32();
+    if (bytes !== units) {
+      this.pos = start - 4;
+      const col = this.requiredStrings();
+      interner.internInPlace(col);
+      return col;
+    }
+    for (let i = 0; i < count; i++) if (lengths[i]! < 0) throw corrupt('null in a non-null column');
+    this.need(bytes);
+    const out = interner.fromAscii(this.buf, this.pos, lengths, count);
+    this.pos += bytes;
+    return out;
+  }
+
+  /** The length table of a string column (NULL_COUNT marks a null), and the UTF-16 units it sums to. */
+  private lengths(count: number): { lengths: Int32Array; units: number } {
     this.align(4);
     this.need(count * 4);
     const at = this.buf.byteOffset + this.pos;
@@ -74,22 +115,10 @@ class ByteReader extends ByteCursor {
     this.pos += count * 4;
     let units = 0;
     for (let i = 0; i < count; i++) {
-      if (lengths[i] < NULL_COUNT) throw corrupt('negative length');
-      if (lengths[i] > 0) units += lengths[i];
+      if (lengths[i]! < NULL_COUNT) throw corrupt('negative length');
+      if (lengths[i]! > 0) units += lengths[i]!;
     }
-    const joined = this.utf8(this.u32(), units);
-    if (joined.length !== units) throw corrupt('string lengths');
-    const out = new Array<string | null>(count);
-    let p = 0;
-    for (let i = 0; i < count; i++) {
-      const len = lengths[i];
-      if (len === NULL_COUNT) out[i] = null;
-      else {
-        out[i] = joined.slice(p, p + len);
-        p += len;
-      }
-    }
-    return out;
+    return { lengths, units };
   }
 
   requiredStrings(): string[] {
@@ -179,9 +208,7 @@ export function decodeBatch(bytes: Uint8Array, opts: { shareKeys?: boolean } = {
   const keys = r.deferColumns(bytes, (later) => {
     const cols: string[][] = [];
     for (let n = later.u32(); n > 0; n--) {
-      const col = later.requiredStrings();
-      if (opts.shareKeys === true) keyStrings.internInPlace(col);
-      cols.push(col);
+      cols.push(opts.shareKeys === true ? later.requiredSharedStrings(keyStrings) : later.requiredStrings());
     }
     return cols;
   });

@@ -12,6 +12,8 @@ const SAMPLE = 256;
  */
 export class KeyInterner {
   private readonly strings = new Map<string, string>();
+  /** Shared ASCII values by a hash of their bytes; a hit is checked byte by byte before it is used. */
+  private readonly ascii = new Map<number, string>();
 
   constructor(private readonly maxStrings = 65_536) {}
 
@@ -40,4 +42,43 @@ export class KeyInterner {
       prevShared = shared;
     }
   }
+
+  /**
+   * The column of `count` ASCII values stored back to back in `bytes` from `at` (`lengths` each),
+   * with values seen before shared without decoding them again: decoding every value and then
+   * dropping it for the shared one made the largest part of what the event loop allocates during an
+   * ingest. A column that does not repeat is decoded as it is, judged on its first values.
+   */
+  fromAscii(bytes: Buffer, at: number, lengths: Int32Array, count: number): string[] {
+    const ascii = this.ascii;
+    const out = new Array<string>(count);
+    let hits = 0;
+    let p = at;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      if (i === SAMPLE && hits * 2 < SAMPLE) {
+        for (; i < count; p += lengths[i++]!) out[i] = bytes.toString('latin1', p, p + lengths[i]!);
+        return out;
+      }
+      // FNV-1a over the value's bytes.
+      let h = 0x811c9dc5;
+      for (let k = p; k < p + len; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193);
+      let shared = ascii.get(h);
+      if (shared !== undefined && sameAscii(shared, bytes, p, len)) hits++;
+      else {
+        shared = bytes.toString('latin1', p, p + len);
+        if (ascii.size >= this.maxStrings) ascii.clear();
+        ascii.set(h, shared);
+      }
+      out[i] = shared;
+      p += len;
+    }
+    return out;
+  }
+}
+
+function sameAscii(s: string, bytes: Buffer, at: number, len: number): boolean {
+  if (s.length !== len) return false;
+  for (let k = 0; k < len; k++) if (s.charCodeAt(k) !== bytes[at + k]) return false;
+  return true;
 }
