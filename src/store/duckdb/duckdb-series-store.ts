@@ -35,7 +35,7 @@ import type {
 import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { registerDuckDbMemoryGauge } from './duckdb-memory-gauge.js';
-import { RowAppender } from './duckdb-row-appender.js';
+import { PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, readDoubles, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import { RollupRowsSource } from './duckdb-rollup-writer.js';
 import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
@@ -164,7 +164,7 @@ export class DuckDbSeriesStore implements SeriesStore {
   /** Apply sequence of the last batch given one; a rolled-back append leaves a gap, which is fine. */
   private seq = 0;
   private recordStmt: DuckDBPreparedStatement | undefined;
-  private readonly rowAppender = new RowAppender();
+  private rowSource: PendingRowsSource | undefined;
   /** Per deduplicating dataset, the hashes of recent rows (see DedupGuard). Only the writer uses it. */
   private readonly dedup = new Map<string, DedupGuard>();
   /** Folds appended rows into the rollups in the background (see RollupMaintainer). */
@@ -202,6 +202,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       const last = await writer.runAndReadAll('SELECT coalesce(max(seq), 0) FROM _applied');
       this.seq = numberOrNull(last.getRows()[0]?.[0] ?? null) ?? 0;
       this.recordStmt = await writer.prepare(INSERT_APPLIED_SQL);
+      this.rowSource = new PendingRowsSource(writer);
       const readerCount = Math.max(1, this.opts.readConnections ?? 2);
       const readers: DuckDBConnection[] = [];
       for (let i = 0; i < readerCount; i++) readers.push(await instance.connect());
@@ -264,6 +265,7 @@ export class DuckDbSeriesStore implements SeriesStore {
     this.tables.clear();
     this.partitions.clear();
     this.rollupsUpTo.clear();
+    this.rowSource = undefined;
   }
 
   private open(): { writer: DuckDBConnection; readers: MutexPool<DuckDBConnection> } {
@@ -509,7 +511,7 @@ export class DuckDbSeriesStore implements SeriesStore {
           created.push(part.day);
         }
       }
-      await this.rowAppender.append(writer, layout, batch, part.rows, table, seq);
+      await this.pendingRows(writer).insert(writer, layout, batch, part.rows, table, seq);
     }
   }
 
@@ -530,6 +532,13 @@ export class DuckDbSeriesStore implements SeriesStore {
     stmt.bindBigInt(5, BigInt(Date.now()) * 1000n);
     stmt.bindBigInt(6, BigInt(seq));
     await stmt.run();
+  }
+
+  private pendingRows(writer: DuckDBConnection): PendingRowsSource {
+    if (this.rowSource === undefined || writer !== this.writer) {
+      throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
+    }
+    return this.rowSource;
   }
 
   private async rollbackQuietly(conn: DuckDBConnection): Promise<void> {
