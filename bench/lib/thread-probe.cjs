@@ -62,9 +62,10 @@ if (base) {
         const stat = fs.readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        // utime + stime in clock ticks of 1/100 s.
         // schedstat: ns on a CPU, ns runnable but waiting for one, time slices.
         const wait = Number(fs.readFileSync(`/proc/self/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+        // utime + stime, in clock ticks of 1/100 s (the same fields bench/lib/proc-cpu.ts reads: this
+        // preload runs inside the server, so it cannot import that TypeScript module).
         cpu[task] = { name, ms: (Number(fields[11]) + Number(fields[12])) * 10, wait_ms: wait / 1e6 };
       } catch {
         // The thread ended between listing and reading.

@@ -65,19 +65,7 @@ class ByteReader extends ByteCursor {
     if (count === NULL_COUNT) return null;
     if (count < 0) throw corrupt('negative length');
     const { lengths, units } = this.lengths(count);
-    const joined = this.utf8(this.u32(), units);
-    if (joined.length !== units) throw corrupt('string lengths');
-    const out = new Array<string | null>(count);
-    let p = 0;
-    for (let i = 0; i < count; i++) {
-      const len = lengths[i]!;
-      if (len === NULL_COUNT) out[i] = null;
-      else {
-        out[i] = joined.slice(p, p + len);
-        p += len;
-      }
-    }
-    return out;
+    return this.splitText(lengths, units, this.u32());
   }
 
   /**
@@ -87,19 +75,34 @@ class ByteReader extends ByteCursor {
   requiredSharedStrings(interner: KeyInterner): string[] {
     const count = this.i32();
     if (count < 0) throw corrupt(count === NULL_COUNT ? 'missing column' : 'negative length');
-    const start = this.pos;
     const { lengths, units } = this.lengths(count);
+    for (let i = 0; i < count; i++) if (lengths[i]! < 0) throw corrupt('null in a non-null column');
     const bytes = this.u32();
     if (bytes !== units) {
-      this.pos = start - 4;
-      const col = this.requiredStrings();
+      const col = this.splitText(lengths, units, bytes) as string[];
       interner.internInPlace(col);
       return col;
     }
-    for (let i = 0; i < count; i++) if (lengths[i]! < 0) throw corrupt('null in a non-null column');
     this.need(bytes);
     const out = interner.fromAscii(this.buf, this.pos, lengths, count);
     this.pos += bytes;
+    return out;
+  }
+
+  /** The `bytes` of a column's text, cut into its values by `lengths` (NULL_COUNT marks a null). */
+  private splitText(lengths: Int32Array, units: number, bytes: number): (string | null)[] {
+    const joined = this.utf8(bytes, units);
+    if (joined.length !== units) throw corrupt('string lengths');
+    const out = new Array<string | null>(lengths.length);
+    let p = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      const len = lengths[i]!;
+      if (len === NULL_COUNT) out[i] = null;
+      else {
+        out[i] = joined.slice(p, p + len);
+        p += len;
+      }
+    }
     return out;
   }
 

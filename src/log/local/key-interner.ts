@@ -25,7 +25,7 @@ export class KeyInterner {
     let prevShared = '';
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
-      if (i === SAMPLE && hits * 2 < SAMPLE) return;
+      if (repeatsTooLittle(i, hits)) return;
       if (v === prev) {
         values[i] = prevShared;
         hits++;
@@ -56,7 +56,7 @@ export class KeyInterner {
     let p = at;
     for (let i = 0; i < count; i++) {
       const len = lengths[i]!;
-      if (i === SAMPLE && hits * 2 < SAMPLE) {
+      if (repeatsTooLittle(i, hits)) {
         for (; i < count; p += lengths[i++]!) out[i] = bytes.toString('latin1', p, p + lengths[i]!);
         return out;
       }
@@ -75,6 +75,11 @@ export class KeyInterner {
     }
     return out;
   }
+}
+
+/** After SAMPLE values, fewer than half of them repeats: the column is not worth sharing. */
+function repeatsTooLittle(seen: number, hits: number): boolean {
+  return seen === SAMPLE && hits * 2 < SAMPLE;
 }
 
 function sameAscii(s: string, bytes: Buffer, at: number, len: number): boolean {
