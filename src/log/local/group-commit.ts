@@ -18,8 +18,8 @@ interface Waiter {
 }
 
 /**
- * Group commit: appends write synchronously and wait here; one fsync of the dirty segments (and of
- * the directory when a segment was created) settles every append made before it started.
+ * Group commit: each append waits here once its record is written; one fsync of the dirty segments
+ * (and of the directory when a segment was created) settles every append written before it started.
  */
 export class GroupCommit {
   private readonly dirty = new Set<Segment>();

@@ -1,4 +1,3 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import fs from 'node:fs';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { GroupHandled } from '../batch-log.js';
@@ -38,6 +37,14 @@ export interface LocalBatchLogOptions {
   onError?: (err: unknown, batch: ColumnarBatch | null) => void;
 }
 
+interface UnwrittenRecord {
+  frame: Buffer;
+  payload: Uint8Array | null;
+  appendedAt: number;
+  resolve: (durable: Promise<void>) => void;
+  reject: (err: unknown) => void;
+}
+
 export class LocalBatchLog implements BatchLog {
   readonly kind = 'local';
   private readonly dir: string;
@@ -60,6 +67,9 @@ export class LocalBatchLog implements BatchLog {
   private persistedAck: AckPosition = { segment: 0, offset: 0 };
 
   private readonly commit: GroupCommit;
+  /** Records appended but not written yet, in order, and the loop writing them (null when idle). */
+  private readonly unwritten: UnwrittenRecord[] = [];
+  private writer: Promise<void> | null = null;
   private persisting: Promise<void> | null = null;
   /** Unlinks of acknowledged segments, in order. */
   private deletions: Promise<void> = Promise.resolve();
@@ -149,7 +159,8 @@ export class LocalBatchLog implements BatchLog {
   }
 
   append(batch: ColumnarBatch): Promise<void> {
-    return this.appendRecord(() => this.encoder.encode(batch, PREFIX), null);
+    // A copy: the encoder reuses its buffer, and the record may wait for the writer.
+    return this.appendRecord(() => Buffer.from(this.encoder.encode(batch, PREFIX)), null);
   }
 
   appendEncoded(payload: Uint8Array): Promise<void> {
@@ -157,15 +168,48 @@ export class LocalBatchLog implements BatchLog {
   }
 
   /**
-   * Writes one record synchronously so that log order is call order; durability comes from the group
-   * fsync. `frame()` gives the record's first bytes with PREFIX bytes reserved for the header; the
-   * payload is either inside it (`tail` null) or follows it.
+   * Queues one record for the writer; log order is call order. `frame()` gives the record's first
+   * bytes with PREFIX bytes reserved for the header; the payload is either inside it (`tail` null) or
+   * follows it. Resolves once the record is written and a group fsync has made it durable.
    */
   private appendRecord(frameOf: () => Buffer, tailPayload: Uint8Array | null): Promise<void> {
     if (this.state !== 'open')
       return Promise.reject(new SluiceError('store_unavailable', 'the batch log is not open'));
     if (this.commit.failure !== null)
       return Promise.reject(unavailable('the batch log failed to sync', this.commit.failure));
+    let frame: Buffer;
+    try {
+      frame = frameOf();
+    } catch (err) {
+      return Promise.reject(
+        err instanceof SluiceError ? err : unavailable('cannot write to the batch log', err),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.unwritten.push({ frame, payload: tailPayload, appendedAt: Date.now(), resolve, reject });
+      this.writer ??= this.writeQueued();
+    });
+  }
+
+  /**
+   * Writes queued records one at a time, in order, off the event loop (see `writeFully`); only a
+   * written record gets its number and waits for the group fsync, so the sync never counts a record
+   * whose bytes are still on their way.
+   */
+  private async writeQueued(): Promise<void> {
+    for (let next = this.unwritten.shift(); next !== undefined; next = this.unwritten.shift()) {
+      try {
+        await this.write(next);
+        next.resolve(this.commit.waitDurable());
+      } catch (err) {
+        next.reject(err);
+      }
+    }
+    this.writer = null;
+  }
+
+  private async write(record: UnwrittenRecord): Promise<void> {
+    if (this.commit.failure !== null) throw unavailable('the batch log failed to sync', this.commit.failure);
     let tail = this.tail;
     try {
       if (tail.size >= this.segmentBytes) {
@@ -174,9 +218,8 @@ export class LocalBatchLog implements BatchLog {
         tail = this.tail;
         this.deleteAckedSegments();
       }
-      const appendedAt = Date.now();
-      const size = writeRecord(tail, frameOf(), tailPayload, appendedAt);
-      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt });
+      const size = await writeRecord(tail, record.frame, record.payload, record.appendedAt);
+      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt: record.appendedAt });
       tail.size += size;
       this.commit.markDirty(tail);
     } catch (err) {
@@ -185,11 +228,8 @@ export class LocalBatchLog implements BatchLog {
       } catch {
         // the next open truncates the torn tail instead
       }
-      return Promise.reject(
-        err instanceof SluiceError ? err : unavailable('cannot write to the batch log', err),
-      );
+      throw err instanceof SluiceError ? err : unavailable('cannot write to the batch log', err);
     }
-    return this.commit.waitDurable();
   }
 
   consume(handler: (batch: ColumnarBatch) => Promise<void>): void {
@@ -256,11 +296,8 @@ export class LocalBatchLog implements BatchLog {
       const batches: ColumnarBatch[] = [];
       let handled: void | GroupHandled;
       try {
-        while (batches.length < refs.length) {
-          batches.push(readRecord(refs[batches.length]!));
-          // Reading a large group is not one long task: others run between records.
-          if (batches.length < refs.length) await yieldToEventLoop();
-        }
+        // Each read is off the event loop, so others run between the records of a large group.
+        while (batches.length < refs.length) batches.push(await readRecord(refs[batches.length]!));
         handled = await handler(batches);
       } catch (err) {
         await fail(err, batches[0] ?? null);
@@ -373,6 +410,7 @@ export class LocalBatchLog implements BatchLog {
 
   /** Resolves once every record appended so far is acknowledged and its acknowledged segments deleted. */
   async drained(): Promise<void> {
+    while (this.writer !== null) await this.writer;
     if (this.persistedNo < this.lastNo || this.head < this.queue.length) {
       if (this.state !== 'open') throw new SluiceError('store_unavailable', 'the batch log is not open');
       await new Promise<void>((resolve, reject) =>
@@ -397,6 +435,7 @@ export class LocalBatchLog implements BatchLog {
     this.wake();
     this.interruptPause?.();
     await this.consumer;
+    while (this.writer !== null) await this.writer;
     await this.commit.flush();
     while (this.persisting !== null) await this.persisting;
     await this.deletions;

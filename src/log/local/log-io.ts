@@ -18,10 +18,32 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+/**
+ * Writes all of `bytes` at `position`, on libuv's pool: a write of a batch's hundreds of kilobytes can
+ * block for milliseconds when the kernel throttles a writer behind dirty pages, and on the event loop
+ * every request waits that long.
+ */
+export async function writeFully(fd: number, bytes: Uint8Array, position: number): Promise<void> {
   let written = 0;
-  while (written < bytes.length)
-    written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written);
+  while (written < bytes.length) {
+    const at = written;
+    written += await new Promise<number>((resolve, reject) =>
+      fs.write(fd, bytes, at, bytes.length - at, position + at, (err, n) => (err ? reject(err) : resolve(n))),
+    );
+  }
+}
+
+/** Fills `buf` from `position`, on libuv's pool; fewer bytes than it holds is a short read. */
+export function readExactly(fd: number, buf: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    fs.read(fd, buf, 0, buf.length, position, (err, n) =>
+      err
+        ? reject(err)
+        : n === buf.length
+          ? resolve()
+          : reject(new Error(`short read: ${n} of ${buf.length} bytes`)),
+    ),
+  );
 }
 
 export function unavailable(message: string, cause: unknown): SluiceError {

@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { ColumnarBatch } from '../../core/batch.js';
 import { SluiceError } from '../../core/errors.js';
 import { decodeBatch } from './batch-decoder.js';
-import { writeFully } from './log-io.js';
+import { readExactly, writeFully } from './log-io.js';
 
 /**
  * Record framing inside a segment file: `[u32 length][u32 crc32][payload]`, the payload being
@@ -32,29 +31,34 @@ export interface RecordRef {
 /**
  * Fills in the header of `frame` (PREFIX bytes reserved at its start) and writes the record at the
  * end of `seg`, the payload being either inside `frame` (`tailPayload` null) or following it.
- * Returns the framed size; the caller advances `seg.size`.
+ * Resolves to the framed size; the caller advances `seg.size`.
  */
-export function writeRecord(
+export async function writeRecord(
   seg: Segment,
   frame: Buffer,
   tailPayload: Uint8Array | null,
   appendedAt: number,
-): number {
+): Promise<number> {
   frame.writeDoubleLE(appendedAt, HEADER);
   const size = frame.length + (tailPayload?.length ?? 0);
   frame.writeUInt32LE(size - HEADER, 0);
   const crc = tailPayload ? crc32(tailPayload, crc32(frame.subarray(HEADER))) : crc32(frame.subarray(HEADER));
   frame.writeUInt32LE(crc, 4);
-  writeFully(seg.fd, frame, seg.size);
-  if (tailPayload) writeFully(seg.fd, tailPayload, seg.size + frame.length);
+  await writeFully(seg.fd, frame, seg.size);
+  if (tailPayload) await writeFully(seg.fd, tailPayload, seg.size + frame.length);
   return size;
 }
 
-export function readRecord(ref: RecordRef): ColumnarBatch {
-  // A fresh buffer starts 8-aligned, so the codec can view Float64 columns without copying.
-  const buf = Buffer.allocUnsafeSlow(ref.size);
-  if (fs.readSync(ref.segment.fd, buf, 0, ref.size, ref.offset) !== ref.size)
-    throw new SluiceError('internal', `short read in batch log segment ${ref.segment.file}`);
+export async function readRecord(ref: RecordRef): Promise<ColumnarBatch> {
+  // Shared memory: the batch is handed on to the series store's thread as these bytes, and shared,
+  // they cross without a copy (a group of them is megabytes, copied on the event loop). Fresh, it
+  // starts 8-aligned, so the codec can view Float64 columns without copying. Nothing writes to it.
+  const buf = Buffer.from(new SharedArrayBuffer(ref.size));
+  try {
+    await readExactly(ref.segment.fd, buf, ref.offset);
+  } catch (err) {
+    throw new SluiceError('internal', `cannot read batch log segment ${ref.segment.file}`, { cause: err });
+  }
   if (buf.readUInt32LE(0) !== ref.size - HEADER || crc32(buf.subarray(HEADER)) !== buf.readUInt32LE(4))
     throw new SluiceError('internal', `checksum mismatch in batch log segment ${ref.segment.file}`);
   // Read on the event loop, which keeps the batch until it is applied.
