@@ -9,7 +9,8 @@
  * malloced and external memory), the OS thread id it runs on and the script it runs. The main thread also
  * writes the process's RSS split (anonymous and file-backed), and the CPU time of every OS thread and how
  * long it was runnable but waited for a core, so threads that run no JavaScript (DuckDB's, libuv's pool,
- * V8's helpers) are counted too. `SLUICE_THREAD_PROBE_ALLOC=1` adds the main thread's allocation sites.
+ * V8's helpers) are counted too. `SLUICE_THREAD_PROBE_ALLOC=1` adds the main thread's allocation sites
+ * (`all`: every thread's).
  * `bench/lib/thread-report.ts` summarises the file. CommonJS, so `-r` loads it before any module.
  */
 'use strict';
@@ -77,8 +78,10 @@ if (base) {
 
   // SLUICE_THREAD_PROBE_ALLOC=1: the main thread also samples where it allocates, counting objects the
   // collector has freed since (what drives its scavenges), into `<SLUICE_THREAD_PROBE>.<pid>.heapprofile`.
+  // `all`: every JavaScript thread does, each into `….<pid>.<thread id>.heapprofile` (0 is the main one).
+  const sampleAllocations = process.env.SLUICE_THREAD_PROBE_ALLOC;
   let allocations = null;
-  if (wt.isMainThread && process.env.SLUICE_THREAD_PROBE_ALLOC === '1') {
+  if ((wt.isMainThread && sampleAllocations === '1') || sampleAllocations === 'all') {
     const { Session } = require('node:inspector');
     allocations = new Session();
     allocations.connect();
@@ -91,14 +94,25 @@ if (base) {
   const writeAllocations = () => {
     // The in-process session answers synchronously, so this works in an exit handler.
     allocations?.post('HeapProfiler.stopSampling', (err, res) => {
-      if (!err) fs.writeFileSync(`${base}.${process.pid}.heapprofile`, JSON.stringify(res.profile));
+      const thread = sampleAllocations === 'all' ? `.${wt.threadId}` : '';
+      if (!err) fs.writeFileSync(`${base}.${process.pid}${thread}.heapprofile`, JSON.stringify(res.profile));
     });
     allocations = null;
   };
 
+  // A worker may be terminated without its exit handlers running, so its profile so far is written
+  // every few seconds too.
+  let ticks = 0;
+  const saveAllocationsSoFar = () => {
+    allocations?.post('HeapProfiler.getSamplingProfile', (err, res) => {
+      if (!err)
+        fs.writeFileSync(`${base}.${process.pid}.${wt.threadId}.heapprofile`, JSON.stringify(res.profile));
+    });
+  };
   const tick = () => {
     heap();
     if (wt.isMainThread) proc();
+    else if (++ticks % 3 === 0) saveAllocationsSoFar();
   };
   setInterval(tick, 1000).unref();
   process.on('exit', () => {

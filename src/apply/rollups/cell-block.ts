@@ -1,4 +1,5 @@
 import { TimeSlicer } from '../../core/time-slicer.js';
+import { SeriesIndex } from './series-index.js';
 import { QuantileSketch, exactSketchSize, writeExactSketch } from '../../query/quantile-sketch.js';
 import {
   RESOLUTION_US,
@@ -46,25 +47,26 @@ export interface FieldColumns {
  * growing typed arrays.
  */
 export class LevelRows {
-  private readonly seriesIds = new Map<string, number>();
+  private readonly index: SeriesIndex;
   readonly seriesKeys: string[][] = [];
   length = 0;
   seriesOf = new Int32Array(1024);
   timeUs = new Float64Array(1024);
   readonly values: Float64Array[];
 
-  constructor(readonly fieldCount: number) {
+  constructor(
+    readonly fieldCount: number,
+    private readonly keyIndexes: readonly number[],
+  ) {
+    this.index = new SeriesIndex(keyIndexes.length);
     this.values = Array.from({ length: fieldCount }, () => new Float64Array(1024));
   }
 
-  /** The index of the series `id` names; `keys` makes its key values on first sight. */
-  seriesOfId(id: string, keys: () => string[]): number {
-    let s = this.seriesIds.get(id);
-    if (s === undefined) {
-      s = this.seriesKeys.length;
-      this.seriesIds.set(id, s);
-      this.seriesKeys.push(keys());
-    }
+  /** The index of row `r`'s series (its values in the level's key columns), numbered on first sight. */
+  seriesOfRow(keys: readonly (readonly string[])[], r: number): number {
+    const idx = this.keyIndexes;
+    const s = this.index.ofRow(keys, idx, r, true);
+    if (s === this.seriesKeys.length) this.seriesKeys.push(idx.map((c) => keys[c]![r]!));
     return s;
   }
 

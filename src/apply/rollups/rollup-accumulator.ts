@@ -1,7 +1,8 @@
 import type { DatasetLayout } from '../../core/dataset.js';
 import type { TimeSlicer } from '../../core/time-slicer.js';
 import { LevelRows, buildBlock, type CellBlock } from './cell-block.js';
-import { rowSeriesId, type RollupResolution } from './rollup-cell.js';
+import type { RollupResolution } from './rollup-cell.js';
+import { sameSeries } from './series-index.js';
 import { rollupLevelsOf, type RollupLevel } from './rollup-levels.js';
 
 /** Rows in columnar form, as a ColumnarBatch or a ScanChunk holds them. */
@@ -24,38 +25,33 @@ export type RollupDeltaSet = readonly LevelDeltas[];
 /** The rows one level folds, with its series interned by their key values. */
 class LevelFold {
   private rows: LevelRows;
-  private readonly keyValues: string[];
 
   constructor(
     readonly level: RollupLevel,
     private readonly fieldCount: number,
   ) {
-    this.rows = new LevelRows(fieldCount);
-    this.keyValues = new Array<string>(level.keyIndexes.length);
+    this.rows = new LevelRows(fieldCount, level.keyIndexes);
   }
 
   add(rows: RollupRows, time: Float64Array, keep: Uint8Array | undefined): void {
     const idx = this.level.keyIndexes;
     const out = this.rows;
-    const keyValues = this.keyValues;
-    let lastId: string | undefined;
+    // Rows of one series often come together: a row like the last one needs no lookup.
+    let last = -1;
     let series = -1;
     for (let r = 0; r < rows.length; r++) {
       if (keep !== undefined && keep[r] !== 1) continue;
       const t = time[r]!;
       if (t !== t) continue;
-      const id = rowSeriesId(rows.keys, idx, r, keyValues);
-      if (id !== lastId) {
-        series = out.seriesOfId(id, () => (idx.length === 1 ? [id] : keyValues.slice()));
-        lastId = id;
-      }
+      if (last < 0 || !sameSeries(rows.keys, idx, r, last)) series = out.seriesOfRow(rows.keys, r);
+      last = r;
       out.push(series, t, rows.fields, r);
     }
   }
 
   async take(slicer: TimeSlicer): Promise<LevelDeltas> {
     const rows = this.rows;
-    this.rows = new LevelRows(this.fieldCount);
+    this.rows = new LevelRows(this.fieldCount, this.level.keyIndexes);
     const blocks: Partial<Record<RollupResolution, CellBlock>> = {};
     for (const res of this.level.resolutions) blocks[res] = await buildBlock(rows, res, slicer);
     return { level: this.level, blocks };

@@ -120,18 +120,3 @@ export function bucketOf(timeUs: number, resolution: RollupResolution): number {
 export function seriesIdOf(keys: readonly string[]): string {
   return keys.join('\u001f');
 }
-
-/**
- * The series id of row `r` for the key columns at `keyIndexes`. With one column it is the value
- * itself, no string built; with more, their values are left in `scratch` (copy it to keep them).
- */
-export function rowSeriesId(
-  keys: readonly (readonly string[])[],
-  keyIndexes: readonly number[],
-  r: number,
-  scratch: string[],
-): string {
-  if (keyIndexes.length === 1) return keys[keyIndexes[0]!]![r]!;
-  for (let k = 0; k < keyIndexes.length; k++) scratch[k] = keys[keyIndexes[k]!]![r]!;
-  return seriesIdOf(scratch);
-}

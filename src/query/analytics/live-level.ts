@@ -1,9 +1,5 @@
-import {
-  RESOLUTION_US,
-  rowSeriesId,
-  seriesIdOf,
-  type RollupResolution,
-} from '../../apply/rollups/rollup-cell.js';
+import { RESOLUTION_US, type RollupResolution } from '../../apply/rollups/rollup-cell.js';
+import { SeriesIndex, sameSeries } from '../../apply/rollups/series-index.js';
 import type { RollupRows } from '../../apply/rollups/rollup-accumulator.js';
 import type { RollupLevel } from '../../apply/rollups/rollup-levels.js';
 import { CellTable } from './cell-table.js';
@@ -18,26 +14,27 @@ export interface LiveSeries {
 
 /** One rollup level's cells in memory, while it has no more than the allowed number of series. */
 export class LiveLevel {
-  readonly series = new Map<string, LiveSeries>();
+  /** In order of first sight; `index` numbers them. */
+  readonly series: LiveSeries[] = [];
   readonly widths: number[];
-  private readonly keyValues: string[];
+  private readonly index: SeriesIndex;
 
   constructor(
     readonly level: RollupLevel,
     private readonly fieldCount: number,
   ) {
     this.widths = level.resolutions.map((r) => RESOLUTION_US[r]);
-    this.keyValues = new Array<string>(level.keyIndexes.length);
+    this.index = new SeriesIndex(level.keyIndexes.length);
   }
 
   seriesOf(keys: readonly string[]): LiveSeries {
-    const id = seriesIdOf(keys);
-    let s = this.series.get(id);
-    if (s === undefined) {
-      s = { keys: [...keys], tables: this.level.resolutions.map(() => new CellTable(this.fieldCount)) };
-      this.series.set(id, s);
-    }
-    return s;
+    const n = this.index.ofValues(keys, true);
+    if (n === this.series.length)
+      this.series.push({
+        keys: [...keys],
+        tables: this.level.resolutions.map(() => new CellTable(this.fieldCount)),
+      });
+    return this.series[n]!;
   }
 
   /**
@@ -55,9 +52,9 @@ export class LiveLevel {
   ): boolean {
     const time = rows.timeUs!;
     const idx = this.level.keyIndexes;
-    const keyValues = this.keyValues;
     const widths = this.widths;
-    let lastId: string | undefined;
+    // Rows of one series often come together: a row like the last one needs no lookup.
+    let last = -1;
     let s: LiveSeries | undefined;
     // Late rows come in runs (a backfill): tell of each cold block once per run, not once per row.
     const lastLate = widths.map(() => NaN);
@@ -65,15 +62,13 @@ export class LiveLevel {
       if (keep !== undefined && keep[r] !== 1) continue;
       const t = time[r]!;
       if (t !== t) continue;
-      const id = rowSeriesId(rows.keys, idx, r, keyValues);
-      if (id !== lastId || s === undefined) {
-        s = this.series.get(id);
-        if (s === undefined) {
-          if (this.series.size >= maxSeries) return false;
-          s = this.seriesOf(idx.length === 1 ? [id] : keyValues);
-        }
-        lastId = id;
+      if (s === undefined || !sameSeries(rows.keys, idx, r, last)) {
+        const n = this.index.ofRow(rows.keys, idx, r, false);
+        if (n >= 0) s = this.series[n]!;
+        else if (this.series.length >= maxSeries) return false;
+        else s = this.seriesOf(idx.map((c) => rows.keys[c]![r]!));
       }
+      last = r;
       for (let i = 0; i < widths.length; i++) {
         const w = widths[i]!;
         const b = Math.floor(t / w) * w;

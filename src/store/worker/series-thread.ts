@@ -55,7 +55,7 @@ const handlers: Handlers = {
   appendMany: async (spec, items) => {
     const results = await store.appendMany(
       layout(spec),
-      items.map((it) => ({ batch: decodeBatch(it.bytes), keep: it.keep })),
+      items.map((it) => ({ batch: decodeBatch(it.bytes, { shareKeys: true }), keep: it.keep })),
     );
     if (++appends === data.testing?.invalidateAtAppend)
       throw new Error('FATAL Error: Failed: database has been invalidated (simulated for a test)');
