@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { fsyncAsync } from '../../log/local/log-io.js';
+import { fsyncAsync, writeFully } from '../../log/local/log-io.js';
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import type { MetaStore, UploadRow } from '../../store/meta-store.js';
@@ -94,7 +94,8 @@ export class TusSpoolStore extends DataStore {
       try {
         for await (const chunk of readable as AsyncIterable<Buffer>) {
           check?.update(chunk);
-          fs.writeSync(fd, chunk, 0, chunk.length, written);
+          // On libuv's pool: under writeback a write can block for milliseconds, too long for the event loop.
+          await writeFully(fd, chunk, written);
           written += chunk.length;
           if (!check && written - durable >= PROGRESS_BYTES) await makeDurable();
         }

@@ -50,10 +50,11 @@ export async function writeRecord(
 }
 
 export async function readRecord(ref: RecordRef): Promise<ColumnarBatch> {
-  // Shared memory: the batch is handed on to the series store's thread as these bytes, and shared,
-  // they cross without a copy (a group of them is megabytes, copied on the event loop). Fresh, it
-  // starts 8-aligned, so the codec can view Float64 columns without copying. Nothing writes to it.
-  const buf = Buffer.from(new SharedArrayBuffer(ref.size));
+  // A fresh buffer starts 8-aligned, so the codec can view Float64 columns without copying. Not a
+  // SharedArrayBuffer, though sharing it would spare the copy when the batch crosses to the series
+  // store's thread: shared memory stays until both threads collect their views, and with batches
+  // promoted on the event loop that raised a 2 GB upload's peak RSS from 1.07 to 1.36 GiB.
+  const buf = Buffer.allocUnsafeSlow(ref.size);
   try {
     await readExactly(ref.segment.fd, buf, ref.offset);
   } catch (err) {
