@@ -91,32 +91,26 @@ if (base) {
       includeObjectsCollectedByMinorGC: true,
     });
   }
-  const writeAllocations = () => {
-    // The in-process session answers synchronously, so this works in an exit handler.
-    allocations?.post('HeapProfiler.stopSampling', (err, res) => {
-      const thread = sampleAllocations === 'all' ? `.${wt.threadId}` : '';
-      if (!err) fs.writeFileSync(`${base}.${process.pid}${thread}.heapprofile`, JSON.stringify(res.profile));
+  const profileFile = `${base}.${process.pid}${sampleAllocations === 'all' ? `.${wt.threadId}` : ''}.heapprofile`;
+  /** `stop`: the last write (the in-process session answers synchronously, so this works in an exit handler). */
+  const writeAllocations = (stop) => {
+    allocations?.post(stop ? 'HeapProfiler.stopSampling' : 'HeapProfiler.getSamplingProfile', (err, res) => {
+      if (!err) fs.writeFileSync(profileFile, JSON.stringify(res.profile));
     });
-    allocations = null;
+    if (stop) allocations = null;
   };
 
   // A worker may be terminated without its exit handlers running, so its profile so far is written
   // every few seconds too.
   let ticks = 0;
-  const saveAllocationsSoFar = () => {
-    allocations?.post('HeapProfiler.getSamplingProfile', (err, res) => {
-      if (!err)
-        fs.writeFileSync(`${base}.${process.pid}.${wt.threadId}.heapprofile`, JSON.stringify(res.profile));
-    });
-  };
   const tick = () => {
     heap();
     if (wt.isMainThread) proc();
-    else if (++ticks % 3 === 0) saveAllocationsSoFar();
+    else if (++ticks % 3 === 0) writeAllocations(false);
   };
   setInterval(tick, 1000).unref();
   process.on('exit', () => {
     tick();
-    writeAllocations();
+    writeAllocations(true);
   });
 }

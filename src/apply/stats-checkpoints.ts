@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fsyncDir } from '../log/local/log-io.js';
+import { fsyncDir } from '../core/file-io.js';
 
 /** Header of a checkpoint file: the apply sequence it covers (f64), then a CRC-32 of the payload. */
 const HEADER = 12;

@@ -11,8 +11,12 @@ type Level = Map<string, Level | number>;
 export class SeriesIndex {
   private readonly root: Level = new Map();
   private count = 0;
+  /** 0, 1, …: the key column indexes of a tuple wrapped as one-row columns (`ofValues`). */
+  private readonly columns: readonly number[];
 
-  constructor(private readonly depth: number) {}
+  constructor(private readonly depth: number) {
+    this.columns = Array.from({ length: depth }, (_, i) => i);
+  }
 
   /** Number of series numbered so far. */
   get size(): number {
@@ -45,21 +49,14 @@ export class SeriesIndex {
     return this.leaf(level, keys[keyIndexes[last]!]![r]!, add);
   }
 
-  /** `ofRow` for one tuple of key values, in the level's column order. */
+  /** `ofRow` for one tuple of key values, in the level's column order (off the hot path: it wraps them). */
   ofValues(values: readonly string[], add: boolean): number {
-    if (this.depth === 0) return this.only(add);
-    let level = this.root;
-    const last = this.depth - 1;
-    for (let k = 0; k < last; k++) {
-      let next = level.get(values[k]!) as Level | undefined;
-      if (next === undefined) {
-        if (!add) return -1;
-        next = new Map();
-        level.set(values[k]!, next);
-      }
-      level = next;
-    }
-    return this.leaf(level, values[last]!, add);
+    return this.ofRow(
+      values.map((v) => [v]),
+      this.columns,
+      0,
+      add,
+    );
   }
 
   /** A level without key columns has one series. */

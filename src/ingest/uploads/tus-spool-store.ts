@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { fsyncAsync, writeFully } from '../../log/local/log-io.js';
+import { fsyncAsync, writeFully } from '../../core/file-io.js';
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import type { MetaStore, UploadRow } from '../../store/meta-store.js';

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../core/errors.js';
-import { fsyncDir, unavailable } from './log-io.js';
+import { fsyncDir } from '../../core/file-io.js';
+import { unavailable } from './log-errors.js';
 
 /**
  * The consumer position, `consumer.json` in the log directory: the segment and the offset after the

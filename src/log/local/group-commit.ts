@@ -1,5 +1,6 @@
 import type { Segment } from './segment-records.js';
-import { fsyncAsync, fsyncDir, unavailable } from './log-io.js';
+import { fsyncAsync, fsyncDir } from '../../core/file-io.js';
+import { unavailable } from './log-errors.js';
 
 export interface GroupCommitOptions {
   /** The log directory, fsynced when a segment was created since the last sync. */

@@ -6,7 +6,8 @@ import type { BatchLog, BatchLogStats } from '../batch-log.js';
 import { type AckPosition, readAck, removeAckTemp, writeAck } from './ack-file.js';
 import { BatchEncoder } from './batch-codec.js';
 import { GroupCommit } from './group-commit.js';
-import { fsyncDir, unavailable } from './log-io.js';
+import { fsyncDir } from '../../core/file-io.js';
+import { unavailable } from './log-errors.js';
 import { PREFIX, readRecord, type RecordRef, type Segment, writeRecord } from './segment-records.js';
 import { createSegmentFile, listSegmentIds, openSegment, scanSegment } from './segment-scan.js';
 
@@ -37,14 +38,6 @@ export interface LocalBatchLogOptions {
   onError?: (err: unknown, batch: ColumnarBatch | null) => void;
 }
 
-interface UnwrittenRecord {
-  frame: Buffer;
-  payload: Uint8Array | null;
-  appendedAt: number;
-  resolve: (durable: Promise<void>) => void;
-  reject: (err: unknown) => void;
-}
-
 export class LocalBatchLog implements BatchLog {
   readonly kind = 'local';
   private readonly dir: string;
@@ -67,9 +60,11 @@ export class LocalBatchLog implements BatchLog {
   private persistedAck: AckPosition = { segment: 0, offset: 0 };
 
   private readonly commit: GroupCommit;
-  /** Records appended but not written yet, in order, and the loop writing them (null when idle). */
-  private readonly unwritten: UnwrittenRecord[] = [];
-  private writer: Promise<void> | null = null;
+  /**
+   * The last record write queued: each write starts once the one before it settled, so records are
+   * written one at a time, in call order. Never rejects (each append sees its own failure).
+   */
+  private writing: Promise<void> = Promise.resolve();
   private persisting: Promise<void> | null = null;
   /** Unlinks of acknowledged segments, in order. */
   private deletions: Promise<void> = Promise.resolve();
@@ -159,7 +154,7 @@ export class LocalBatchLog implements BatchLog {
   }
 
   append(batch: ColumnarBatch): Promise<void> {
-    // A copy: the encoder reuses its buffer, and the record may wait for the writer.
+    // A copy: the encoder reuses its buffer, and the record may wait for earlier writes.
     return this.appendRecord(() => Buffer.from(this.encoder.encode(batch, PREFIX)), null);
   }
 
@@ -168,7 +163,7 @@ export class LocalBatchLog implements BatchLog {
   }
 
   /**
-   * Queues one record for the writer; log order is call order. `frame()` gives the record's first
+   * Queues one record to be written; log order is call order. `frame()` gives the record's first
    * bytes with PREFIX bytes reserved for the header; the payload is either inside it (`tail` null) or
    * follows it. Resolves once the record is written and a group fsync has made it durable.
    */
@@ -177,6 +172,7 @@ export class LocalBatchLog implements BatchLog {
       return Promise.reject(new SluiceError('store_unavailable', 'the batch log is not open'));
     if (this.commit.failure !== null)
       return Promise.reject(unavailable('the batch log failed to sync', this.commit.failure));
+    const appendedAt = Date.now();
     let frame: Buffer;
     try {
       frame = frameOf();
@@ -185,30 +181,24 @@ export class LocalBatchLog implements BatchLog {
         err instanceof SluiceError ? err : unavailable('cannot write to the batch log', err),
       );
     }
-    return new Promise<void>((resolve, reject) => {
-      this.unwritten.push({ frame, payload: tailPayload, appendedAt: Date.now(), resolve, reject });
-      this.writer ??= this.writeQueued();
-    });
+    // Only a written record gets its number and waits for the group fsync, so a sync never counts a
+    // record whose bytes are still on their way. The wait starts in the write's own continuation,
+    // before any timer could start the next sync.
+    const written = this.writing.then(() => this.write(frame, tailPayload, appendedAt));
+    this.writing = written.catch(() => undefined);
+    return written.then(() => this.commit.waitDurable());
   }
 
-  /**
-   * Writes queued records one at a time, in order, off the event loop (see `writeFully`); only a
-   * written record gets its number and waits for the group fsync, so the sync never counts a record
-   * whose bytes are still on their way.
-   */
-  private async writeQueued(): Promise<void> {
-    for (let next = this.unwritten.shift(); next !== undefined; next = this.unwritten.shift()) {
-      try {
-        await this.write(next);
-        next.resolve(this.commit.waitDurable());
-      } catch (err) {
-        next.reject(err);
-      }
+  /** Resolves once every record write queued so far, and any queued meanwhile, has settled. */
+  private async writesSettled(): Promise<void> {
+    for (let last = this.writing; ; last = this.writing) {
+      await last;
+      if (last === this.writing) return;
     }
-    this.writer = null;
   }
 
-  private async write(record: UnwrittenRecord): Promise<void> {
+  /** Writes one record at the end of the log, off the event loop (see `writeFully`). */
+  private async write(frame: Buffer, payload: Uint8Array | null, appendedAt: number): Promise<void> {
     if (this.commit.failure !== null) throw unavailable('the batch log failed to sync', this.commit.failure);
     let tail = this.tail;
     try {
@@ -218,8 +208,8 @@ export class LocalBatchLog implements BatchLog {
         tail = this.tail;
         this.deleteAckedSegments();
       }
-      const size = await writeRecord(tail, record.frame, record.payload, record.appendedAt);
-      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt: record.appendedAt });
+      const size = await writeRecord(tail, frame, payload, appendedAt);
+      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt });
       tail.size += size;
       this.commit.markDirty(tail);
     } catch (err) {
@@ -410,7 +400,7 @@ export class LocalBatchLog implements BatchLog {
 
   /** Resolves once every record appended so far is acknowledged and its acknowledged segments deleted. */
   async drained(): Promise<void> {
-    while (this.writer !== null) await this.writer;
+    await this.writesSettled();
     if (this.persistedNo < this.lastNo || this.head < this.queue.length) {
       if (this.state !== 'open') throw new SluiceError('store_unavailable', 'the batch log is not open');
       await new Promise<void>((resolve, reject) =>
@@ -435,7 +425,7 @@ export class LocalBatchLog implements BatchLog {
     this.wake();
     this.interruptPause?.();
     await this.consumer;
-    while (this.writer !== null) await this.writer;
+    await this.writesSettled();
     await this.commit.flush();
     while (this.persisting !== null) await this.persisting;
     await this.deletions;

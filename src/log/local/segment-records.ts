@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import type { ColumnarBatch } from '../../core/batch.js';
 import { SluiceError } from '../../core/errors.js';
 import { decodeBatch } from './batch-decoder.js';
-import { readExactly, writeFully } from './log-io.js';
+import { readExactly, writeFully } from '../../core/file-io.js';
 
 /**
  * Record framing inside a segment file: `[u32 length][u32 crc32][payload]`, the payload being

@@ -1,5 +1,5 @@
+/** File I/O on libuv's pool, for files that the event loop must not wait on. */
 import fs from 'node:fs';
-import { SluiceError } from '../../core/errors.js';
 
 export function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
@@ -44,8 +44,4 @@ export function readExactly(fd: number, buf: Uint8Array, position: number): Prom
           : reject(new Error(`short read: ${n} of ${buf.length} bytes`)),
     ),
   );
-}
-
-export function unavailable(message: string, cause: unknown): SluiceError {
-  return new SluiceError('store_unavailable', message, { cause });
 }
