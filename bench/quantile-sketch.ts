@@ -3,12 +3,13 @@
  * values (uniform, normal, lognormal), for our merging t-digest and for the `tdigest` npm package
  * when it can be loaded (it is not a dependency of ours; it may be present through another
  * package). The anchor is an exact sort of the same values, measured in the same run. Also reports
- * the statistics snapshot's ingest rate and summary latency.
+ * the statistics snapshot's ingest rate, the scavenges its fold caused, and summary latency.
  *
  * Run: node --import tsx bench/quantile-sketch.ts   (QS_BENCH_N overrides the number of values)
  * Prints one JSON line.
  */
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
 import { datasetSchema, layoutOf } from '../src/core/dataset.js';
 import { QuantileSketch } from '../src/query/quantile-sketch.js';
 import { StatsSnapshot } from '../src/query/stats-snapshot.js';
@@ -106,9 +107,13 @@ function snapshotFigures(distinctKeys: number) {
   }));
   const snap = new StatsSnapshot();
   const total = Math.ceil(N / rows);
+  // Scavenges during the fold: it runs on the event loop, so what it allocates becomes pauses there.
+  const gcs = new v8.GCProfiler();
+  gcs.start();
   const started = performance.now();
   for (let i = 0; i < total; i++) snap.add(layout, batches[i % batches.length]!);
   const seconds = (performance.now() - started) / 1000;
+  const scavenges = gcs.stop().statistics.filter((g) => g.gcType === 'Scavenge').length;
   const latencies = (call: () => unknown): number => {
     const times: number[] = [];
     for (let i = 0; i < 500; i++) {
@@ -125,6 +130,7 @@ function snapshotFigures(distinctKeys: number) {
     fields: 2,
     key_columns: 1,
     values_per_s: Math.round((total * rows * 2) / seconds),
+    scavenges,
     summary_whole_p99_ms: latencies(() => snap.summary('bench')),
     summary_key_p99_ms: latencies(() =>
       snap.summary('bench', 'device', keyNames[Math.floor(rand() * distinctKeys)]),

@@ -119,9 +119,15 @@ export class QuantileSketch {
     else this.promote().add(x);
   }
 
+  /** Adds `values[i]`: the form for hot loops, which passes no double to a call (see `addStatsAt`). */
+  addAt(values: Float64Array, i: number): void {
+    if (this.digest !== null) this.digest.addAt(values, i);
+    else this.add(values[i]);
+  }
+
   /** Adds `values[from..to)`. */
   addAll(values: Float64Array, from = 0, to = values.length): void {
-    for (let i = from; i < to; i++) this.add(values[i]);
+    for (let i = from; i < to; i++) this.addAt(values, i);
   }
 
   /** Folds `other` into this sketch; `other` is unchanged. Stays exact while both fit one buffer. */
@@ -248,6 +254,16 @@ export class MergingDigest {
   }
 
   add(x: number): void {
+    if (x !== x) return;
+    let buf = this.buf;
+    if (this.bufLen === buf.length) buf = this.makeRoom();
+    buf[this.bufLen++] = x;
+    this.bufSorted = false;
+  }
+
+  /** `add(values[i])`, without passing the double to a call. */
+  addAt(values: Float64Array, i: number): void {
+    const x = values[i];
     if (x !== x) return;
     let buf = this.buf;
     if (this.bufLen === buf.length) buf = this.makeRoom();
@@ -393,18 +409,13 @@ export class MergingDigest {
   private compressInto(a: Run, b: Run, total: number): void {
     ensureScratch(Math.ceil(this.compression) + 8);
     const scale = this.compression / (2 * Math.PI);
-    // Weight a centroid that starts after `done` weight may reach: total·q(k(done/total) + 1).
-    const limitAfter = (done: number): number => {
-      const k = Math.asin(Math.min(1, (2 * done) / total - 1)) + 1 / scale;
-      return k >= Math.PI / 2 ? Infinity : (total * (Math.sin(k) + 1)) / 2;
-    };
     let ia = 0;
     let ib = 0;
     let out = 0;
     let done = 0;
     let curMean = 0;
     let curWeight = 0;
-    let limit = limitAfter(0);
+    let limit = limitAfter(0, total, scale);
     while (ia < a.length || ib < b.length) {
       let m: number;
       let w: number;
@@ -428,7 +439,7 @@ export class MergingDigest {
         scratchWeights[out] = curWeight;
         out++;
         done += curWeight;
-        limit = limitAfter(done);
+        limit = limitAfter(done, total, scale);
       }
       curMean = m;
       curWeight = w;
@@ -445,11 +456,26 @@ export class MergingDigest {
       this.means = new Float64Array(Math.max(cap, out));
       this.weights = new Float64Array(Math.max(cap, out));
     }
-    this.means.set(scratchMeans.subarray(0, out));
-    this.weights!.set(scratchWeights.subarray(0, out));
+    // Copied by hand: `set(subarray(…))` makes two views per merge, garbage on the event loop.
+    const means = this.means;
+    const weights = this.weights!;
+    for (let i = 0; i < out; i++) {
+      means[i] = scratchMeans[i];
+      weights[i] = scratchWeights[i];
+    }
     this.size = out;
     this.centroidTotal = total;
   }
+}
+
+/**
+ * The weight a centroid that starts after `done` of `total` weight may reach: total·q(k(done/total) + 1/scale)
+ * with the scale function k(q) = asin(2q − 1). A function of its own, not a closure, so that no
+ * double is boxed to call it.
+ */
+function limitAfter(done: number, total: number, scale: number): number {
+  const k = Math.asin(Math.min(1, (2 * done) / total - 1)) + 1 / scale;
+  return k >= Math.PI / 2 ? Infinity : (total * (Math.sin(k) + 1)) / 2;
 }
 
 /** Byte layouts of `toBytes`: a kind byte, a little-endian u32 count, then the payload. */

@@ -318,7 +318,7 @@ function foldWhole(
 ): void {
   for (let i = from; i < to; i++) {
     if (keep !== undefined && keep[i] === 0) continue;
-    acc.add(values[i], times === null ? NaN : times[i]);
+    acc.addAt(values, times, i);
   }
 }
 
@@ -344,8 +344,7 @@ function foldKeyColumn(
       first = index.rowOf(key);
       lastKey = key;
     }
-    const t = times === null ? NaN : times[i];
-    for (let f = 0; f < fieldCount; f++) table.add(first + f, fields[f][i], t);
+    for (let f = 0; f < fieldCount; f++) table.addAt(first + f, fields[f], times, i);
   }
 }
 

@@ -301,9 +301,10 @@ describe('StatsSnapshot', () => {
     const rows = randomRows(3000, 8);
     const whole = new FieldStats();
     const parts = [new FieldStats(), new FieldStats(), new FieldStats()];
-    rows.forEach((r, i) => {
-      whole.add(r.latency, r.timeUs);
-      parts[Math.floor((i * 3) / rows.length)]!.add(r.latency, r.timeUs);
+    const { fields, timeUs } = columns(rows);
+    rows.forEach((_, i) => {
+      whole.addAt(fields[0]!, timeUs, i);
+      parts[Math.floor((i * 3) / rows.length)]!.addAt(fields[0]!, timeUs, i);
     });
     const merged = new FieldStats();
     for (const p of parts) merged.merge(p);
