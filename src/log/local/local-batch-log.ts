@@ -6,13 +6,19 @@ import type { BatchLog, BatchLogStats } from '../batch-log.js';
 import { type AckPosition, readAck, removeAckTemp, writeAck } from './ack-file.js';
 import { BatchEncoder } from './batch-codec.js';
 import { GroupCommit } from './group-commit.js';
+import { HotRecords } from './hot-records.js';
 import { fsyncDir } from '../../core/file-io.js';
 import { unavailable } from './log-errors.js';
-import { PREFIX, readRecord, type RecordRef, type Segment, writeRecord } from './segment-records.js';
+import { PREFIX, type RecordRef, type Segment, writeRecord } from './segment-records.js';
 import { createSegmentFile, listSegmentIds, openSegment, scanSegment } from './segment-scan.js';
 
 /** Groups handed to a pipelining handler and not yet settled, at most. */
 const PIPELINE_DEPTH = 2;
+/**
+ * Payloads kept in memory between their write and their delivery (see HotRecords). Uploads keep a
+ * dozen batches of backlog at most, so this holds the usual backlog of several busy writers.
+ */
+const HOT_RECORD_BYTES = 32 * 1024 * 1024;
 
 /**
  * BatchLog over segment files in one directory.
@@ -46,6 +52,7 @@ export class LocalBatchLog implements BatchLog {
   private readonly retryMaxMs: number;
   private readonly onError: LocalBatchLogOptions['onError'];
   private readonly encoder = new BatchEncoder();
+  private readonly hot = new HotRecords(HOT_RECORD_BYTES);
 
   private segments: Segment[] = [];
   /** Unacknowledged records in order; `head` is the next to deliver. */
@@ -209,7 +216,9 @@ export class LocalBatchLog implements BatchLog {
         this.deleteAckedSegments();
       }
       const size = await writeRecord(tail, frame, payload, appendedAt);
-      this.push({ no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt });
+      const ref: RecordRef = { no: ++this.lastNo, segment: tail, offset: tail.size, size, appendedAt };
+      this.push(ref);
+      this.hot.keep(ref, payload ?? frame.subarray(PREFIX));
       tail.size += size;
       this.commit.markDirty(tail);
     } catch (err) {
@@ -287,7 +296,7 @@ export class LocalBatchLog implements BatchLog {
       let handled: void | GroupHandled;
       try {
         // Each read is off the event loop, so others run between the records of a large group.
-        while (batches.length < refs.length) batches.push(await readRecord(refs[batches.length]!));
+        while (batches.length < refs.length) batches.push(await this.hot.take(refs[batches.length]!));
         handled = await handler(batches);
       } catch (err) {
         await fail(err, batches[0] ?? null);
@@ -332,6 +341,7 @@ export class LocalBatchLog implements BatchLog {
   }
 
   private acknowledge(ref: RecordRef): void {
+    this.hot.drop(ref);
     this.head++;
     this.backlogBytes -= ref.size;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {

@@ -26,6 +26,8 @@ export interface RecordRef {
   /** Framed size in bytes. */
   readonly size: number;
   readonly appendedAt: number;
+  /** The batch's bytes while `HotRecords` keeps them in memory. */
+  payload?: Uint8Array;
 }
 
 /**
