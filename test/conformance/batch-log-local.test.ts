@@ -223,4 +223,43 @@ describe('LocalBatchLog', () => {
     const reopened = await open({ dir });
     expect(reopened.stats().lagMs).toBeGreaterThanOrEqual(35);
   });
+
+  it('drops a record whose write fails halfway, and the records around it survive in order', async () => {
+    const dir = newDir();
+    const log = await open({ dir });
+    await log.append(makeTestBatch('io', 0, 20));
+    // The next record's write stops after half its bytes, then the disk is full.
+    const realWrite = fs.write;
+    let fault: 'armed' | 'failing' | 'off' = 'armed';
+    type WriteDone = (err: NodeJS.ErrnoException | null, n: number) => void;
+    vi.spyOn(fs, 'write').mockImplementation(((
+      fd: number,
+      buf: Uint8Array,
+      off: number,
+      len: number,
+      pos: number,
+      cb: WriteDone,
+    ) => {
+      if (fault === 'armed') {
+        fault = 'failing';
+        return realWrite(fd, buf, off, Math.floor(len / 2), pos, cb);
+      }
+      if (fault === 'failing') {
+        fault = 'off';
+        const err: NodeJS.ErrnoException = new Error('ENOSPC: no space left on device');
+        err.code = 'ENOSPC';
+        return setImmediate(() => cb(err, 0));
+      }
+      return realWrite(fd, buf, off, len, pos, cb);
+    }) as unknown as typeof fs.write);
+
+    await expect(log.append(makeTestBatch('io', 1, 20))).rejects.toMatchObject({ code: 'store_unavailable' });
+    expect(log.stats().backlogBatches).toBe(1);
+    await log.append(makeTestBatch('io', 2, 20));
+    await log.close();
+
+    const reopened = await open({ dir });
+    expect(reopened.stats().backlogBatches).toBe(2);
+    expect(await consumeAll(reopened)).toEqual(['io:0', 'io:2']);
+  });
 });
