@@ -3,8 +3,9 @@ import type { ColumnarBatch } from '../../core/batch.js';
 import type { GroupHandled } from '../batch-log.js';
 import { isSluiceError, SluiceError } from '../../core/errors.js';
 import type { BatchLog, BatchLogStats } from '../batch-log.js';
-import { type AckPosition, readAck, removeAckTemp, writeAck } from './ack-file.js';
+import { type AckPosition, readAck, removeAckTemp } from './ack-file.js';
 import { BatchEncoder } from './batch-codec.js';
+import { ConsumerPosition } from './consumer-position.js';
 import { GroupCommit } from './group-commit.js';
 import { HotRecords } from './hot-records.js';
 import { fsyncDir } from '../../core/file-io.js';
@@ -61,10 +62,8 @@ export class LocalBatchLog implements BatchLog {
   private backlogBytes = 0;
   private lastNo = 0;
   private durableNo = 0;
-  private ackNo = 0;
-  private persistedNo = 0;
-  private ack: AckPosition = { segment: 0, offset: 0 };
-  private persistedAck: AckPosition = { segment: 0, offset: 0 };
+  /** Replaced by the one read from disk in `init`. */
+  private position: ConsumerPosition;
 
   private readonly commit: GroupCommit;
   /**
@@ -72,10 +71,8 @@ export class LocalBatchLog implements BatchLog {
    * written one at a time, in call order. Never rejects (each append sees its own failure).
    */
   private writing: Promise<void> = Promise.resolve();
-  private persisting: Promise<void> | null = null;
   /** Unlinks of acknowledged segments, in order. */
   private deletions: Promise<void> = Promise.resolve();
-  private drainWaiters: { target: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   private consumer: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -89,6 +86,7 @@ export class LocalBatchLog implements BatchLog {
     this.retryInitialMs = opts.retryInitialMs ?? 50;
     this.retryMaxMs = opts.retryMaxMs ?? 5000;
     this.onError = opts.onError;
+    this.position = this.positionFrom({ segment: 0, offset: 0 });
     this.commit = new GroupCommit({
       dir: this.dir,
       delayMs: opts.groupCommitMs ?? 2,
@@ -118,14 +116,14 @@ export class LocalBatchLog implements BatchLog {
   private async load(): Promise<void> {
     await fs.promises.mkdir(this.dir, { recursive: true });
     await removeAckTemp(this.dir);
-    this.ack = await readAck(this.dir);
-    this.persistedAck = { ...this.ack };
+    this.position = this.positionFrom(await readAck(this.dir));
+    const ack = this.position.acknowledged;
     const ids = await listSegmentIds(this.dir);
     for (const [i, id] of ids.entries()) {
       const seg = openSegment(this.dir, id);
       this.segments.push(seg);
-      if (id < this.ack.segment) continue;
-      const start = id === this.ack.segment ? Math.min(this.ack.offset, seg.size) : 0;
+      if (id < ack.segment) continue;
+      const start = id === ack.segment ? Math.min(ack.offset, seg.size) : 0;
       const cut = scanSegment(seg, start, i >= ids.length - 2, (offset, size, appendedAt) =>
         this.push({ no: ++this.lastNo, segment: seg, offset, size, appendedAt }),
       );
@@ -155,7 +153,7 @@ export class LocalBatchLog implements BatchLog {
   private createSegment(): void {
     const last = this.segments.at(-1)?.id ?? 0;
     // Never reuse the acknowledged segment's id: its stored offset would skip the new records.
-    const id = Math.max(last, this.ack.segment, this.persistedAck.segment) + 1;
+    const id = Math.max(last, this.position.acknowledged.segment, this.position.persisted.segment) + 1;
     this.segments.push(createSegmentFile(this.dir, id));
     this.commit.markDirDirty();
   }
@@ -348,34 +346,19 @@ export class LocalBatchLog implements BatchLog {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.ackNo = ref.no;
-    this.ack = { segment: ref.segment.id, offset: ref.offset + ref.size };
-    this.persistAcks();
+    this.position.advance(ref.no, { segment: ref.segment.id, offset: ref.offset + ref.size });
   }
 
-  /** Write-behind: acks that arrive while a write is in flight are folded into the next one. */
-  private persistAcks(): void {
-    if (this.persisting !== null) return;
-    this.persisting = (async () => {
-      while (this.persistedNo < this.ackNo) {
-        const no = this.ackNo;
-        const pos = { ...this.ack };
-        await writeAck(this.dir, pos);
-        this.persistedNo = no;
-        this.persistedAck = pos;
-        this.deleteAckedSegments();
-        this.settleDrainWaiters();
-      }
-    })()
-      .catch((err: unknown) => this.report(unavailable('cannot persist the batch log position', err), null))
-      .finally(() => {
-        this.persisting = null;
-      });
+  private positionFrom(start: AckPosition): ConsumerPosition {
+    return new ConsumerPosition(this.dir, start, {
+      onPersisted: () => this.deleteAckedSegments(),
+      onError: (err) => this.report(unavailable('cannot persist the batch log position', err), null),
+    });
   }
 
   /** Deletes closed segments whose records are all acknowledged on disk. */
   private deleteAckedSegments(): void {
-    const { segment, offset } = this.persistedAck;
+    const { segment, offset } = this.position.persisted;
     while (this.segments.length > 1) {
       const seg = this.segments[0]!;
       if (seg.id > segment || (seg.id === segment && offset < seg.size)) break;
@@ -391,14 +374,6 @@ export class LocalBatchLog implements BatchLog {
     }
   }
 
-  private settleDrainWaiters(): void {
-    this.drainWaiters = this.drainWaiters.filter(({ target, resolve }) => {
-      if (this.persistedNo < target) return true;
-      resolve();
-      return false;
-    });
-  }
-
   stats(): BatchLogStats {
     const oldest = this.queue[this.head];
     return {
@@ -411,11 +386,9 @@ export class LocalBatchLog implements BatchLog {
   /** Resolves once every record appended so far is acknowledged and its acknowledged segments deleted. */
   async drained(): Promise<void> {
     await this.writesSettled();
-    if (this.persistedNo < this.lastNo || this.head < this.queue.length) {
+    if (this.position.lastPersisted < this.lastNo) {
       if (this.state !== 'open') throw new SluiceError('store_unavailable', 'the batch log is not open');
-      await new Promise<void>((resolve, reject) =>
-        this.drainWaiters.push({ target: this.lastNo, resolve, reject }),
-      );
+      await this.position.persistedThrough(this.lastNo);
     }
     await this.deletions;
   }
@@ -437,10 +410,9 @@ export class LocalBatchLog implements BatchLog {
     await this.consumer;
     await this.writesSettled();
     await this.commit.flush();
-    while (this.persisting !== null) await this.persisting;
+    await this.position.settled();
     await this.deletions;
-    for (const { reject } of this.drainWaiters.splice(0))
-      reject(new SluiceError('store_unavailable', 'the batch log closed before draining'));
+    this.position.abandonWaits(new SluiceError('store_unavailable', 'the batch log closed before draining'));
     for (const seg of this.segments) fs.closeSync(seg.fd);
     this.segments = [];
     this.state = 'closed';
