@@ -41,11 +41,12 @@ function initStats(s: Float64Array, o: number): void {
 }
 
 /**
- * Adds row `i` of `values` (at event time `times[i]`, NaN without times); a NaN value is missing and
- * ignored. Rows are passed as arrays and an index, never as numbers: a double passed to a call V8 did
- * not inline is boxed in a heap object of its own, and the statistics fold does this for every row of
- * every batch on the event loop (about 30 bytes a row, a third of what its collections then sweep).
- * Returns false for a missing value.
+ * Adds row `i` of `values` at event time `times[i]` (`times` null when rows have no time); a NaN value
+ * is missing and ignored, and the result is then false. Rows are passed as arrays and an index, never
+ * as numbers, and the time is read only where it is used: a double passed to a call V8 did not inline
+ * is boxed in a heap object of its own, and so was `times === null ? NaN : times[i]` even where all
+ * was inlined. The statistics fold runs on the event loop for every row of every batch, and those boxes
+ * were a third of what the event loop allocated during an ingest.
  */
 function addStatsAt(
   s: Float64Array,

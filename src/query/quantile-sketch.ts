@@ -470,8 +470,8 @@ export class MergingDigest {
 
 /**
  * The weight a centroid that starts after `done` of `total` weight may reach: total·q(k(done/total) + 1/scale)
- * with the scale function k(q) = asin(2q − 1). A function of its own, not a closure, so that no
- * double is boxed to call it.
+ * with the scale function k(q) = asin(2q − 1). A function of its own rather than a closure made on
+ * every merge.
  */
 function limitAfter(done: number, total: number, scale: number): number {
   const k = Math.asin(Math.min(1, (2 * done) / total - 1)) + 1 / scale;

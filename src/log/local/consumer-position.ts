@@ -3,8 +3,7 @@ import { type AckPosition, writeAck } from './ack-file.js';
 /**
  * The consumer's position in the log: acknowledged in memory as records are handled, and persisted
  * write-behind to `consumer.json`, so acknowledgements that arrive while a write is in flight are
- * folded into the next one. Records are numbered from 1 in each process; `persistedNo` is the last
- * one whose acknowledgement is on disk.
+ * folded into the next one. Records are numbered as the log numbers them (from 1 in each process).
  */
 export class ConsumerPosition {
   /** Last acknowledged record, and the position after it. */
