@@ -1,6 +1,5 @@
 import type { ColumnarBatch } from '../../core/batch.js';
-import { decodeBatch } from './batch-decoder.js';
-import { readRecord, type RecordRef } from './segment-records.js';
+import { decodePayload, readRecord, type RecordRef } from './segment-records.js';
 
 /**
  * The payloads of records just written, kept in memory until the consumer first reads them. The
@@ -27,7 +26,7 @@ export class HotRecords {
     const payload = ref.payload;
     if (payload === undefined) return readRecord(ref);
     this.forget(ref, payload);
-    return Promise.resolve(decodeBatch(payload, { shareKeys: true }));
+    return Promise.resolve(decodePayload(payload));
   }
 
   /** Releases a record's payload if it is still kept (acknowledged without being read). */

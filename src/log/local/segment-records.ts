@@ -64,6 +64,11 @@ export async function readRecord(ref: RecordRef): Promise<ColumnarBatch> {
   }
   if (buf.readUInt32LE(0) !== ref.size - HEADER || crc32(buf.subarray(HEADER)) !== buf.readUInt32LE(4))
     throw new SluiceError('internal', `checksum mismatch in batch log segment ${ref.segment.file}`);
-  // Read on the event loop, which keeps the batch until it is applied.
-  return decodeBatch(buf.subarray(PREFIX), { shareKeys: true });
+  return decodePayload(buf.subarray(PREFIX));
+}
+
+/** A record's batch from its payload bytes, read back or kept in memory (`HotRecords`). */
+export function decodePayload(payload: Uint8Array): ColumnarBatch {
+  // Decoded on the event loop, which keeps the batch until it is applied: its keys are shared.
+  return decodeBatch(payload, { shareKeys: true });
 }
