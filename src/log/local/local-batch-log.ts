@@ -1,20 +1,18 @@
 import fs from 'node:fs';
 import type { ColumnarBatch } from '../../core/batch.js';
-import type { GroupHandled } from '../batch-log.js';
 import { isSluiceError, SluiceError } from '../../core/errors.js';
 import type { BatchLog, BatchLogStats } from '../batch-log.js';
 import { type AckPosition, readAck, removeAckTemp } from './ack-file.js';
 import { BatchEncoder } from './batch-codec.js';
 import { ConsumerPosition } from './consumer-position.js';
 import { GroupCommit } from './group-commit.js';
+import { GroupDelivery, type GroupHandler } from './group-delivery.js';
 import { HotRecords } from './hot-records.js';
 import { fsyncDir } from '../../core/file-io.js';
 import { unavailable } from './log-errors.js';
 import { PREFIX, type RecordRef, type Segment, writeRecord } from './segment-records.js';
 import { createSegmentFile, listSegmentIds, openSegment, scanSegment } from './segment-scan.js';
 
-/** Groups handed to a pipelining handler and not yet settled, at most. */
-const PIPELINE_DEPTH = 2;
 /**
  * Payloads kept in memory between their write and their delivery (see HotRecords). Uploads keep a
  * dozen batches of backlog at most, so this holds the usual backlog of several busy writers.
@@ -74,10 +72,8 @@ export class LocalBatchLog implements BatchLog {
   /** Unlinks of acknowledged segments, in order. */
   private deletions: Promise<void> = Promise.resolve();
 
-  private consumer: Promise<void> | null = null;
+  private delivery: GroupDelivery | null = null;
   private closing: Promise<void> | null = null;
-  private wakeConsumer: (() => void) | null = null;
-  private interruptPause: (() => void) | null = null;
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
 
   constructor(opts: LocalBatchLogOptions) {
@@ -93,7 +89,7 @@ export class LocalBatchLog implements BatchLog {
       lastNo: () => this.lastNo,
       onDurable: (no) => {
         this.durableNo = Math.max(this.durableNo, no);
-        this.wake();
+        this.delivery?.wake();
       },
     });
   }
@@ -233,84 +229,29 @@ export class LocalBatchLog implements BatchLog {
     this.consumeGroups((batches) => handler(batches[0]!), 1);
   }
 
-  consumeGroups(
-    handler: (batches: ColumnarBatch[]) => Promise<void | GroupHandled>,
-    maxBatches: number,
-  ): void {
+  consumeGroups(handler: GroupHandler, maxBatches: number): void {
     if (this.state !== 'open') throw new SluiceError('internal', 'the batch log is not open');
-    if (this.consumer !== null) throw new SluiceError('internal', 'the batch log already has a consumer');
-    this.consumer = this.deliver(handler, Math.max(1, maxBatches));
+    if (this.delivery !== null) throw new SluiceError('internal', 'the batch log already has a consumer');
+    this.delivery = new GroupDelivery(
+      {
+        durable: (skip, max) => this.durableRecords(skip, max),
+        read: (ref) => this.hot.take(ref),
+        acknowledge: (ref) => this.acknowledge(ref),
+        report: (err, batch) => this.report(err, batch),
+      },
+      handler,
+      { maxBatches, retryInitialMs: this.retryInitialMs, retryMaxMs: this.retryMaxMs },
+    );
   }
 
-  /**
-   * Delivers groups in log order. A group the handler answers with `GroupHandled` stays in flight
-   * until it settles, while the next one is delivered; at most PIPELINE_DEPTH groups are in flight,
-   * and acknowledgements follow log order. A failure, of the handler or of a settling, delivers again
-   * from the oldest unacknowledged group after a backoff: the Applier makes repeats harmless.
-   */
-  private async deliver(
-    handler: (batches: ColumnarBatch[]) => Promise<void | GroupHandled>,
-    maxBatches: number,
-  ): Promise<void> {
-    let backoff = this.retryInitialMs;
-    const inFlight: { refs: RecordRef[]; settled: Promise<void> }[] = [];
-    /** Records handed to the handler past the acknowledged head. */
-    let ahead = 0;
-    const fail = async (err: unknown, batch: ColumnarBatch | null): Promise<void> => {
-      this.report(err, batch);
-      await Promise.allSettled(inFlight.map((g) => g.settled));
-      inFlight.length = 0;
-      ahead = 0;
-      await this.pause(backoff);
-      backoff = Math.min(backoff * 2, this.retryMaxMs);
-    };
-    /** Acknowledges the oldest group in flight once it settles; false when it failed. */
-    const settleOldest = async (): Promise<boolean> => {
-      const oldest = inFlight[0]!;
-      try {
-        await oldest.settled;
-      } catch (err) {
-        await fail(err, null);
-        return false;
-      }
-      inFlight.shift();
-      ahead -= oldest.refs.length;
-      for (const ref of oldest.refs) this.acknowledge(ref);
-      return true;
-    };
-    while (this.state === 'open') {
-      const refs: RecordRef[] = [];
-      for (let i = this.head + ahead; i < this.queue.length && refs.length < maxBatches; i++) {
-        const ref = this.queue[i]!;
-        if (ref.no > this.durableNo) break;
-        refs.push(ref);
-      }
-      if (refs.length === 0) {
-        if (inFlight.length > 0) await settleOldest();
-        else await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
-        continue;
-      }
-      const batches: ColumnarBatch[] = [];
-      let handled: void | GroupHandled;
-      try {
-        // Each read is off the event loop, so others run between the records of a large group.
-        while (batches.length < refs.length) batches.push(await this.hot.take(refs[batches.length]!));
-        handled = await handler(batches);
-      } catch (err) {
-        await fail(err, batches[0] ?? null);
-        continue;
-      }
-      backoff = this.retryInitialMs;
-      ahead += refs.length;
-      const settled = handled?.settled ?? Promise.resolve();
-      // Observed in order by settleOldest; until then a rejection must not count as unhandled.
-      settled.catch(() => undefined);
-      inFlight.push({ refs, settled });
-      while (inFlight.length >= (handled === undefined ? 1 : PIPELINE_DEPTH))
-        if (!(await settleOldest())) break;
+  private durableRecords(skip: number, max: number): RecordRef[] {
+    const refs: RecordRef[] = [];
+    for (let i = this.head + skip; i < this.queue.length && refs.length < max; i++) {
+      const ref = this.queue[i]!;
+      if (ref.no > this.durableNo) break;
+      refs.push(ref);
     }
-    // Closing: groups already handed over still settle and are acknowledged, so they are not redone.
-    while (inFlight.length > 0) if (!(await settleOldest())) break;
+    return refs;
   }
 
   private report(err: unknown, batch: ColumnarBatch | null): void {
@@ -319,23 +260,6 @@ export class LocalBatchLog implements BatchLog {
     } catch {
       // a failing error hook must not stop delivery
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    if (this.state !== 'open') return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms * (0.75 + Math.random() * 0.5));
-      this.interruptPause = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  private wake(): void {
-    const wake = this.wakeConsumer;
-    this.wakeConsumer = null;
-    wake?.();
   }
 
   private acknowledge(ref: RecordRef): void {
@@ -405,9 +329,8 @@ export class LocalBatchLog implements BatchLog {
 
   private async shutdown(): Promise<void> {
     this.state = 'closing';
-    this.wake();
-    this.interruptPause?.();
-    await this.consumer;
+    this.delivery?.stop();
+    await this.delivery?.done;
     await this.writesSettled();
     await this.commit.flush();
     await this.position.settled();
