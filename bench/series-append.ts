@@ -1,8 +1,9 @@
 /**
  * DuckDB SeriesStore append: throughput, and how long the event loop is blocked while appending.
  *
- * Appends readings rows (device_id, time, value, content hash, line) in batches of 8192, each its own
- * exactly-once transaction, into a file database. While it runs:
+ * Appends readings rows (device_id, time, value, content hash, line) in batches of 8192 (`--batch`),
+ * each its own exactly-once transaction or, with `--group n`, n batches to a transaction as the Applier
+ * hands them over, into a file database. While it runs:
  * - `perf_hooks.monitorEventLoopDelay` and a 1 ms `setInterval` drift monitor record how long the
  *   loop was blocked (the worst single synchronous step is what a concurrent query waits behind);
  * - a read probe runs `count` every few milliseconds on the read pool and records its latency.
@@ -14,7 +15,7 @@
  * its own threads: on a small machine those threads alone delay the loop by a few milliseconds,
  * so the append's figures are read against that floor.
  *
- * Run: npm run bench -- series-append [--rows 2_000_000] [--threads n] [--no-anchor] [--no-probe]
+ * Run: npm run bench -- series-append [--rows 2_000_000] [--batch 8192] [--group 1] [--threads n] [--no-anchor] [--no-probe]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,7 +31,8 @@ import { benchTempDir } from './lib/temp-dir.js';
 import { readingsLayout } from '../src/sim/readings-file.js';
 
 const TOTAL = numberArg('rows', Number(process.env.ROWS ?? 2_000_000));
-const BATCH = 8192;
+const BATCH = numberArg('batch', 8192);
+const GROUP = numberArg('group', 1);
 const PROBE_EVERY_MS = 5;
 const THREADS = numberArg('threads', 0);
 const T0_US = 1_700_000_000_000_000;
@@ -195,7 +197,12 @@ async function runStore(dir: string, batches: readonly ColumnarBatch[], probe: b
   const reads = probe ? readProbe(store) : undefined;
   const cpuStart = mainThreadCpuMs();
   const start = performance.now();
-  for (const b of batches) await store.append(layout, b);
+  for (let i = 0; i < batches.length; i += GROUP) {
+    await store.appendMany(
+      layout,
+      batches.slice(i, i + GROUP).map((batch) => ({ batch })),
+    );
+  }
   const ms = performance.now() - start;
   const cpuEnd = mainThreadCpuMs();
   const loop = monitor.stop();
@@ -237,6 +244,7 @@ async function main(): Promise<void> {
         bench: 'series-append',
         rows: TOTAL,
         rows_per_batch: BATCH,
+        batches_per_transaction: GROUP,
         rows_per_s: rowsPerS,
         duckdb_threads: THREADS > 0 ? THREADS : 'default',
         loop_delay_p99_ms: round(run.loop.p99Ms),

@@ -191,6 +191,46 @@ export function runSeriesStoreConformance(
       expect(await store.count(layout)).toBe(180);
     });
 
+    it('stores a group spanning several days with every row under its own batch', async (ctx) => {
+      needs(ctx, 'append', 'scan');
+      const DAY_US = 86_400_000_000;
+      // Rows cycle over three days; the middle batch is larger than one 2048-row chunk.
+      const spread = (seq: number, n: number) =>
+        readingsBatch(
+          readingRows(n, 3, 2 + seq * 10_000).map((r, i) => ({ ...r, timeUs: r.timeUs + (i % 3) * DAY_US })),
+          { seq },
+        );
+      const group = [spread(0, 50), spread(1, 4100), spread(2, 20)];
+      const results = await store.appendMany(
+        layout,
+        group.map((batch) => ({ batch })),
+      );
+      expect(results.map((r) => [r.applied, r.inserted])).toEqual([
+        [true, 50],
+        [true, 4100],
+        [true, 20],
+      ]);
+      const seqs = results.map((r) => r.seq);
+      expect(new Set(seqs).size).toBe(3);
+      const { chunks } = await scanAll();
+      const batchOfHash = new Map<number, number>();
+      group.forEach((b, k) => b.hashes!.forEach((h) => batchOfHash.set(h, k)));
+      const seen = new Map<number, number>();
+      for (const c of chunks)
+        for (let i = 0; i < c.length; i++) {
+          const k = batchOfHash.get(c.hashes![i]!);
+          expect(k).toBeDefined();
+          expect(c.seqs[i]).toBe(seqs[k!]);
+          seen.set(k!, (seen.get(k!) ?? 0) + 1);
+        }
+      expect([...seen.entries()].sort()).toEqual([
+        [0, 50],
+        [1, 4100],
+        [2, 20],
+      ]);
+      for (const [k, b] of group.entries()) expect(await store.isApplied(b.id), `batch ${k}`).toBe(true);
+    });
+
     it('applies exactly one of two concurrent appends of the same batch id', async (ctx) => {
       needs(ctx, 'append');
       const batch = readingsBatch(readingRows(200));

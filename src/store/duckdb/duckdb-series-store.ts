@@ -1,9 +1,4 @@
-import {
-  DuckDBInstance,
-  type DuckDBConnection,
-  type DuckDBPreparedStatement,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -35,7 +30,7 @@ import type {
 import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { registerDuckDbMemoryGauge } from './duckdb-memory-gauge.js';
-import { PendingRowsSource } from './duckdb-pending-rows.js';
+import { type PendingPart, PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, readDoubles, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import { RollupRowsSource } from './duckdb-rollup-writer.js';
 import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
@@ -52,7 +47,7 @@ import {
 import {
   CREATE_APPLIED_SQL,
   HASH_COLUMN,
-  INSERT_APPLIED_SQL,
+  insertAppliedSql,
   MIGRATE_APPLIED_SQL,
   SEQ_COLUMN,
   TIME_COLUMN,
@@ -163,7 +158,6 @@ export class DuckDbSeriesStore implements SeriesStore {
   private readonly rollupsUpTo = new Map<string, number>();
   /** Apply sequence of the last batch given one; a rolled-back append leaves a gap, which is fine. */
   private seq = 0;
-  private recordStmt: DuckDBPreparedStatement | undefined;
   private rowSource: PendingRowsSource | undefined;
   /** Per deduplicating dataset, the hashes of recent rows (see DedupGuard). Only the writer uses it. */
   private readonly dedup = new Map<string, DedupGuard>();
@@ -201,7 +195,6 @@ export class DuckDbSeriesStore implements SeriesStore {
       await writer.run(CREATE_WATERMARK_SQL);
       const last = await writer.runAndReadAll('SELECT coalesce(max(seq), 0) FROM _applied');
       this.seq = numberOrNull(last.getRows()[0]?.[0] ?? null) ?? 0;
-      this.recordStmt = await writer.prepare(INSERT_APPLIED_SQL);
       this.rowSource = new PendingRowsSource(writer);
       const readerCount = Math.max(1, this.opts.readConnections ?? 2);
       const readers: DuckDBConnection[] = [];
@@ -248,8 +241,6 @@ export class DuckDbSeriesStore implements SeriesStore {
           // Closing goes on: the WAL holds every commit, and the next open replays it.
           this.log.error({ err }, 'the checkpoint at close failed');
         }
-        this.recordStmt?.destroySync();
-        this.recordStmt = undefined;
         this.writer?.closeSync();
       }),
     );
@@ -398,6 +389,7 @@ export class DuckDbSeriesStore implements SeriesStore {
         );
         const dedup = this.dedupOf(layout, items);
         const results: AppendResult[] = [];
+        const stored: PendingPart[] = [];
         for (const [k, { batch, keep: given }] of items.entries()) {
           // Applied before, or earlier in this group (a log may hold a batch twice after a crash).
           const prior = done.get(batch.id);
@@ -409,13 +401,15 @@ export class DuckDbSeriesStore implements SeriesStore {
           if (given === undefined && keep !== undefined) masked.set(k, keep);
           const rows = keptRows(batch.length, keep);
           const seq = ++this.seq;
-          await this.recordApplied(batch, rows.length, batch.length - rows.length, seq);
-          if (rows.length > 0) await this.insertRows(writer, layout, batch, rows, seq, created);
+          stored.push({ batch, rows, seq });
           const counts = { inserted: rows.length, duplicate: batch.length - rows.length };
           done.set(batch.id, counts);
           const dropped = given === undefined && keep !== undefined && counts.duplicate > 0;
           results.push({ applied: true, ...counts, seq, ...(dropped ? { kept: keep } : {}) });
         }
+        // One statement each for the whole group: a DuckDB statement costs milliseconds whatever its size.
+        await this.recordApplied(writer, stored);
+        await this.insertRows(writer, layout, stored, created);
         await writer.run('COMMIT');
         for (const day of created) this.partitions.add(layout.spec.name, day);
         // Folding a group into dedup and the rollup accumulators takes a few milliseconds a batch:
@@ -496,42 +490,40 @@ export class DuckDbSeriesStore implements SeriesStore {
   private async insertRows(
     writer: DuckDBConnection,
     layout: DatasetLayout,
-    batch: ColumnarBatch,
-    rows: Uint32Array,
-    seq: number,
+    stored: readonly PendingPart[],
     created: number[],
   ): Promise<void> {
     const name = layout.spec.name;
-    for (const part of rowsByDay(batch.timeUs, rows)) {
+    const byDay = new Map<number | undefined, PendingPart[]>();
+    for (const { batch, rows, seq } of stored) {
+      if (rows.length === 0) continue;
+      for (const part of rowsByDay(batch.timeUs, rows)) {
+        let parts = byDay.get(part.day);
+        if (parts === undefined) byDay.set(part.day, (parts = []));
+        parts.push({ batch, rows: part.rows, seq });
+      }
+    }
+    for (const [day, parts] of byDay) {
       let table = tableNameOf(name);
-      if (part.day !== undefined) {
-        table = partitionTableOf(name, part.day);
-        if (!this.partitions.has(name, part.day) && !created.includes(part.day)) {
+      if (day !== undefined) {
+        table = partitionTableOf(name, day);
+        if (!this.partitions.has(name, day) && !created.includes(day)) {
           await writer.run(createTableSql(table, physicalColumns(layout)));
-          created.push(part.day);
+          created.push(day);
         }
       }
-      await this.pendingRows(writer).insert(writer, layout, batch, part.rows, table, seq);
+      await this.pendingRows(writer).insert(writer, layout, parts, table);
     }
   }
 
-  /** Runs under the write mutex, inside the writer's open transaction. */
-  private async recordApplied(
-    batch: ColumnarBatch,
-    inserted: number,
-    duplicate: number,
-    seq: number,
-  ): Promise<void> {
-    const stmt = this.recordStmt;
-    if (stmt === undefined) throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
-    stmt.clearBindings();
-    stmt.bindVarchar(1, batch.id);
-    stmt.bindVarchar(2, batch.dataset);
-    stmt.bindBigInt(3, BigInt(inserted));
-    stmt.bindBigInt(4, BigInt(duplicate));
-    stmt.bindBigInt(5, BigInt(Date.now()) * 1000n);
-    stmt.bindBigInt(6, BigInt(seq));
-    await stmt.run();
+  /** Records the group's batches as applied; runs under the write mutex, in the open transaction. */
+  private async recordApplied(writer: DuckDBConnection, stored: readonly PendingPart[]): Promise<void> {
+    if (stored.length === 0) return;
+    const now = Date.now() * 1000;
+    const params: SqlParam[] = [];
+    for (const { batch, rows, seq } of stored)
+      params.push(batch.id, batch.dataset, rows.length, batch.length - rows.length, now, seq);
+    await writer.run(insertAppliedSql(stored.length), params);
   }
 
   private pendingRows(writer: DuckDBConnection): PendingRowsSource {
