@@ -51,9 +51,8 @@ interface PendingAppend {
  * Copies rows of one or more batches into a table with one
  * `INSERT INTO <table> SELECT * FROM sluice_pending_rows()`, a table function that DuckDB calls once
  * per chunk of at most 2048 rows (a chunk never spans two batches). One statement for a group's rows
- * matters: each statement costs DuckDB about 2 ms whatever its size (planning, scheduling its
- * pipeline on DuckDB's threads), which at one statement per 8,192-row batch was a third of the cost of
- * an insert.
+ * matters: each statement costs about 2 ms of the store's time whatever its size (timed inside
+ * series-append), which at one statement per 8,192-row batch was a third of an insert.
  *
  * Why not an appender: an appender's flush moves rows into the transaction synchronously on the
  * calling thread, and measured as the largest cost of an append on the event loop (about 0.5 ms per
