@@ -3,7 +3,9 @@
  * values (uniform, normal, lognormal), for our merging t-digest and for the `tdigest` npm package
  * when it can be loaded (it is not a dependency of ours; it may be present through another
  * package). The anchor is an exact sort of the same values, measured in the same run. Also reports
- * the statistics snapshot's ingest rate, the scavenges its fold caused, and summary latency.
+ * the statistics snapshot's ingest rate, the scavenges its fold caused, and summary latency, and
+ * how long sorting one full sketch buffer (2,048 values) takes with `sortDoubles` against V8's own
+ * `Float64Array.prototype.sort` (the anchor).
  *
  * Run: node --import tsx bench/quantile-sketch.ts   (QS_BENCH_N overrides the number of values)
  * Prints one JSON line.
@@ -11,6 +13,7 @@
 import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import { datasetSchema, layoutOf } from '../src/core/dataset.js';
+import { sortDoubles } from '../src/core/sort-doubles.js';
 import { QuantileSketch } from '../src/query/quantile-sketch.js';
 import { StatsSnapshot } from '../src/query/stats-snapshot.js';
 import { mulberry32 } from '../src/sim/random.js';
@@ -138,6 +141,33 @@ function snapshotFigures(distinctKeys: number) {
   };
 }
 
+/** Microseconds per sort of a sketch-sized buffer of readings-like values (two decimals). */
+function bufferSortFigures(): { values: number; sort_doubles_us: number; builtin_sort_us: number } {
+  const rand = mulberry32(2048);
+  const values = 2048;
+  const source = Float64Array.from({ length: values }, () => Math.round(rand() * 10_000) / 100);
+  const work = new Float64Array(values);
+  const time = (sort: (a: Float64Array) => void): number => {
+    const rounds = 2000;
+    for (let r = 0; r < 200; r++) {
+      work.set(source);
+      sort(work);
+    }
+    const started = performance.now();
+    for (let r = 0; r < rounds; r++) {
+      work.set(source);
+      sort(work);
+    }
+    return Number((((performance.now() - started) * 1000) / rounds).toFixed(1));
+  };
+  // Alternated twice so that neither side always runs on a colder machine.
+  const ours = [time((a) => sortDoubles(a))];
+  const builtin = [time((a) => a.sort())];
+  ours.push(time((a) => sortDoubles(a)));
+  builtin.push(time((a) => a.sort()));
+  return { values, sort_doubles_us: Math.min(...ours), builtin_sort_us: Math.min(...builtin) };
+}
+
 function gaussianOf(rand: () => number): () => number {
   return () => gaussian(rand);
 }
@@ -182,5 +212,6 @@ console.log(
     ...results,
     // Rows arrive in random key order, the worst case for the per-key accumulators' locality.
     snapshot: [snapshotFigures(100), snapshotFigures(10_000)],
+    buffer_sort: bufferSortFigures(),
   }),
 );

@@ -20,6 +20,8 @@
  * π/δ of the mass near the median.
  */
 
+import { sortDoubles } from '../core/sort-doubles.js';
+
 export interface QuantileSketchOptions {
   /** δ: larger is more accurate and larger; at most about δ centroids are kept. */
   compression?: number;
@@ -282,7 +284,8 @@ export class MergingDigest {
     const incoming: Run[] = [];
     if (other.size > 0) incoming.push({ means: other.means!, weights: other.weights!, length: other.size });
     if (other.bufLen > 0) {
-      const sorted = other.buf.slice(0, other.bufLen).sort();
+      const sorted = other.buf.slice(0, other.bufLen);
+      sortDoubles(sorted);
       incoming.push({ means: sorted, weights: null, length: sorted.length });
     }
     for (const run of incoming) {
@@ -375,7 +378,7 @@ export class MergingDigest {
 
   private sortBuffer(): void {
     if (this.bufSorted) return;
-    this.buf.subarray(0, this.bufLen).sort();
+    sortDoubles(this.buf, 0, this.bufLen);
     this.bufSorted = true;
   }
 

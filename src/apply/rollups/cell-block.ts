@@ -1,3 +1,4 @@
+import { sortDoubles } from '../../core/sort-doubles.js';
 import { TimeSlicer } from '../../core/time-slicer.js';
 import { SeriesIndex } from './series-index.js';
 import { QuantileSketch, exactSketchSize, writeExactSketch } from '../../query/quantile-sketch.js';
@@ -232,7 +233,8 @@ async function sketchColumn(
       bytes.set(b, at);
       length[c] = b.length;
     } else {
-      const mine = grouped.subarray(first[c]!, first[c]! + k).sort();
+      const mine = grouped.subarray(first[c]!, first[c]! + k);
+      sortDoubles(mine);
       writeExactSketch(mine, k, view, at);
       length[c] = exactSketchSize(k);
     }
