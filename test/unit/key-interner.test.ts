@@ -42,4 +42,14 @@ describe('KeyInterner', () => {
       }
     }
   });
+
+  it('tells apart two ASCII values whose byte hashes collide', () => {
+    // 'k32728' and 'k261234' share their 32-bit FNV-1a hash (0x92c402be).
+    const interner = new KeyInterner();
+    const col = Array.from({ length: 1000 }, (_, i) => ['k32728', 'k261234', 'dev-1'][i % 3]!);
+    const bytes = Buffer.from(col.join(''), 'latin1');
+    const lengths = Int32Array.from(col, (v) => v.length);
+    for (let round = 0; round < 3; round++)
+      expect(interner.fromAscii(bytes, 0, lengths, col.length)).toEqual(col);
+  });
 });

@@ -12,10 +12,21 @@ const SAMPLE = 256;
  */
 export class KeyInterner {
   private readonly strings = new Map<string, string>();
-  /** Shared ASCII values by a hash of their bytes; a hit is checked byte by byte before it is used. */
-  private readonly ascii = new Map<number, string>();
+  /**
+   * Shared ASCII values by a hash of their bytes, in an open-addressing table (a JavaScript Map of
+   * numbers cost more than the rest of a lookup); a hit is checked byte by byte before it is used.
+   */
+  private readonly asciiHashes: Int32Array;
+  private readonly asciiValues: (string | undefined)[];
+  private asciiCount = 0;
 
-  constructor(private readonly maxStrings = 65_536) {}
+  constructor(private readonly maxStrings = 65_536) {
+    // At most half full, so probe runs stay short.
+    let slots = 2;
+    while (slots < maxStrings * 2) slots *= 2;
+    this.asciiHashes = new Int32Array(slots);
+    this.asciiValues = new Array<string | undefined>(slots).fill(undefined);
+  }
 
   /** Replaces the column's values with shared equal strings, when the column repeats its values. */
   internInPlace(values: string[]): void {
@@ -50,7 +61,9 @@ export class KeyInterner {
    * ingest. A column that does not repeat is decoded as it is, judged on its first values.
    */
   fromAscii(bytes: Buffer, at: number, lengths: Int32Array, count: number): string[] {
-    const ascii = this.ascii;
+    const hashes = this.asciiHashes;
+    const values = this.asciiValues;
+    const mask = hashes.length - 1;
     const out = new Array<string>(count);
     let hits = 0;
     let p = at;
@@ -63,12 +76,26 @@ export class KeyInterner {
       // FNV-1a over the value's bytes.
       let h = 0x811c9dc5;
       for (let k = p; k < p + len; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193);
-      let shared = ascii.get(h);
+      // The slot holding this hash, or the empty one where it goes.
+      let slot = h & mask;
+      let shared = values[slot];
+      while (shared !== undefined && hashes[slot] !== h) {
+        slot = (slot + 1) & mask;
+        shared = values[slot];
+      }
       if (shared !== undefined && sameAscii(shared, bytes, p, len)) hits++;
       else {
+        // New, or another value with the same hash, which then takes the slot.
         shared = bytes.toString('latin1', p, p + len);
-        if (ascii.size >= this.maxStrings) ascii.clear();
-        ascii.set(h, shared);
+        if (values[slot] === undefined) {
+          if (this.asciiCount >= this.maxStrings) {
+            values.fill(undefined);
+            this.asciiCount = 0;
+          }
+          this.asciiCount++;
+        }
+        hashes[slot] = h;
+        values[slot] = shared;
       }
       out[i] = shared;
       p += len;
