@@ -12,6 +12,7 @@
  */
 import { createRequire } from 'node:module';
 import v8 from 'node:v8';
+import { bestAlternating } from './lib/alternating.js';
 import { datasetSchema, layoutOf } from '../src/core/dataset.js';
 import { sortDoubles } from '../src/core/sort-doubles.js';
 import { QuantileSketch } from '../src/query/quantile-sketch.js';
@@ -160,12 +161,11 @@ function bufferSortFigures(): { values: number; sort_doubles_us: number; builtin
     }
     return Number((((performance.now() - started) * 1000) / rounds).toFixed(1));
   };
-  // Alternated twice so that neither side always runs on a colder machine.
-  const ours = [time((a) => sortDoubles(a))];
-  const builtin = [time((a) => a.sort())];
-  ours.push(time((a) => sortDoubles(a)));
-  builtin.push(time((a) => a.sort()));
-  return { values, sort_doubles_us: Math.min(...ours), builtin_sort_us: Math.min(...builtin) };
+  const best = bestAlternating({
+    ours: () => time((a) => sortDoubles(a)),
+    builtin: () => time((a) => a.sort()),
+  });
+  return { values, sort_doubles_us: best.ours, builtin_sort_us: best.builtin };
 }
 
 function gaussianOf(rand: () => number): () => number {

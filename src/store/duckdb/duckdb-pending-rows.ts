@@ -88,9 +88,8 @@ export class PendingRowsSource {
     parts: readonly PendingPart[],
     table: string,
   ): Promise<void> {
-    const what = describeParts(parts);
     if (this.pending !== undefined) {
-      throw new SluiceError('internal', `${what}: another append is still copying rows`);
+      throw new SluiceError('internal', `${describeParts(parts)}: another append is still copying rows`);
     }
     const total = parts.reduce((n, p) => n + p.rows.length, 0);
     const pending: PendingAppend = { layout, parts, total, part: 0, at: 0, taken: 0, failure: undefined };
@@ -103,7 +102,10 @@ export class PendingRowsSource {
       this.pending = undefined;
     }
     if (pending.taken !== total) {
-      throw new SluiceError('internal', `${what}: DuckDB took ${pending.taken} of ${total} rows`);
+      throw new SluiceError(
+        'internal',
+        `${describeParts(parts)}: DuckDB took ${pending.taken} of ${total} rows`,
+      );
     }
   }
 

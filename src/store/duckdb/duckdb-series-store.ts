@@ -30,10 +30,12 @@ import type {
 import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
 import { registerDuckDbMemoryGauge } from './duckdb-memory-gauge.js';
+import { appliedCounts, recordApplied } from './duckdb-applied.js';
+import { insertGroupRows } from './duckdb-group-rows.js';
 import { type PendingPart, PendingRowsSource } from './duckdb-pending-rows.js';
 import { numberOrNull, readDoubles, streamScan, textOf, textOrNull } from './duckdb-result-values.js';
 import { RollupRowsSource } from './duckdb-rollup-writer.js';
-import { PartitionMap, parsePartitionTable, partitionTableOf, rowsByDay } from './duckdb-partitions.js';
+import { PartitionMap, parsePartitionTable, partitionTableOf } from './duckdb-partitions.js';
 import { deleteExpiredRollups, dropExpiredPartitions } from './duckdb-retention.js';
 import { rollupGroupsOf, rollupReadSql } from './duckdb-rollup-read.js';
 import {
@@ -47,7 +49,6 @@ import {
 import {
   CREATE_APPLIED_SQL,
   HASH_COLUMN,
-  insertAppliedSql,
   MIGRATE_APPLIED_SQL,
   SEQ_COLUMN,
   TIME_COLUMN,
@@ -383,7 +384,7 @@ export class DuckDbSeriesStore implements SeriesStore {
       await writer.run('BEGIN TRANSACTION');
       try {
         // A constraint error would abort the whole transaction, so replays are found up front.
-        const done = await this.recordedMany(
+        const done = await appliedCounts(
           writer,
           items.map((i) => i.batch.id),
         );
@@ -408,8 +409,13 @@ export class DuckDbSeriesStore implements SeriesStore {
           results.push({ applied: true, ...counts, seq, ...(dropped ? { kept: keep } : {}) });
         }
         // One statement each for the whole group: a DuckDB statement costs milliseconds whatever its size.
-        await this.recordApplied(writer, stored);
-        await this.insertRows(writer, layout, stored, created);
+        await recordApplied(writer, stored);
+        await insertGroupRows(
+          { writer, rows: this.pendingRows(writer), partitions: this.partitions },
+          layout,
+          stored,
+          created,
+        );
         await writer.run('COMMIT');
         for (const day of created) this.partitions.add(layout.spec.name, day);
         // Folding a group into dedup and the rollup accumulators takes a few milliseconds a batch:
@@ -466,66 +472,6 @@ export class DuckDbSeriesStore implements SeriesStore {
     };
   }
 
-  private async recordedMany(
-    conn: DuckDBConnection,
-    ids: string[],
-  ): Promise<Map<string, { inserted: number; duplicate: number }>> {
-    const reader = await conn.runAndReadAll(
-      `SELECT batch_id, inserted, duplicate FROM _applied WHERE batch_id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
-      ids,
-    );
-    const out = new Map<string, { inserted: number; duplicate: number }>();
-    for (const row of reader.getRows())
-      out.set(String(row[0]), {
-        inserted: numberOrNull(row[1] ?? null) ?? 0,
-        duplicate: numberOrNull(row[2] ?? null) ?? 0,
-      });
-    return out;
-  }
-
-  /**
-   * Runs under the write mutex, inside the writer's open transaction: each day's rows go to that
-   * day's partition, created on first use (`created` collects the new days, known after COMMIT).
-   */
-  private async insertRows(
-    writer: DuckDBConnection,
-    layout: DatasetLayout,
-    stored: readonly PendingPart[],
-    created: number[],
-  ): Promise<void> {
-    const name = layout.spec.name;
-    const byDay = new Map<number | undefined, PendingPart[]>();
-    for (const { batch, rows, seq } of stored) {
-      if (rows.length === 0) continue;
-      for (const part of rowsByDay(batch.timeUs, rows)) {
-        let parts = byDay.get(part.day);
-        if (parts === undefined) byDay.set(part.day, (parts = []));
-        parts.push({ batch, rows: part.rows, seq });
-      }
-    }
-    for (const [day, parts] of byDay) {
-      let table = tableNameOf(name);
-      if (day !== undefined) {
-        table = partitionTableOf(name, day);
-        if (!this.partitions.has(name, day) && !created.includes(day)) {
-          await writer.run(createTableSql(table, physicalColumns(layout)));
-          created.push(day);
-        }
-      }
-      await this.pendingRows(writer).insert(writer, layout, parts, table);
-    }
-  }
-
-  /** Records the group's batches as applied; runs under the write mutex, in the open transaction. */
-  private async recordApplied(writer: DuckDBConnection, stored: readonly PendingPart[]): Promise<void> {
-    if (stored.length === 0) return;
-    const now = Date.now() * 1000;
-    const params: SqlParam[] = [];
-    for (const { batch, rows, seq } of stored)
-      params.push(batch.id, batch.dataset, rows.length, batch.length - rows.length, now, seq);
-    await writer.run(insertAppliedSql(stored.length), params);
-  }
-
   private pendingRows(writer: DuckDBConnection): PendingRowsSource {
     if (this.rowSource === undefined || writer !== this.writer) {
       throw new SluiceError('store_unavailable', 'the DuckDB series store is not open');
@@ -541,20 +487,8 @@ export class DuckDbSeriesStore implements SeriesStore {
     }
   }
 
-  private async recorded(
-    conn: DuckDBConnection,
-    batchId: string,
-  ): Promise<{ inserted: number; duplicate: number } | undefined> {
-    const reader = await conn.runAndReadAll('SELECT inserted, duplicate FROM _applied WHERE batch_id = $1', [
-      batchId,
-    ]);
-    const row = reader.getRows()[0];
-    if (row === undefined) return undefined;
-    return { inserted: numberOrNull(row[0] ?? null) ?? 0, duplicate: numberOrNull(row[1] ?? null) ?? 0 };
-  }
-
   async isApplied(batchId: string): Promise<boolean> {
-    return this.open().readers.run(async (conn) => (await this.recorded(conn, batchId)) !== undefined);
+    return this.open().readers.run(async (conn) => (await appliedCounts(conn, [batchId])).has(batchId));
   }
 
   async series(layout: DatasetLayout, query: SeriesQuery): Promise<SeriesPoint[]> {

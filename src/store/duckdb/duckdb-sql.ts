@@ -86,28 +86,6 @@ export const CREATE_APPLIED_SQL =
 /** Files written before batches had an apply sequence get the column (0 for their old batches). */
 export const MIGRATE_APPLIED_SQL = 'ALTER TABLE _applied ADD COLUMN IF NOT EXISTS seq BIGINT DEFAULT 0';
 
-const insertAppliedCache = new Map<number, string>();
-
-/**
- * Records `n` applied batches in one statement. Parameters, six a batch: batch id, dataset, inserted,
- * duplicate, applied at (microseconds), seq.
- */
-export function insertAppliedSql(n: number): string {
-  let sql = insertAppliedCache.get(n);
-  if (sql === undefined) {
-    const rows: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const p = (k: number): string => `$${i * 6 + k}`;
-      rows.push(
-        `(${p(1)}, ${p(2)}, ${p(3)}::BIGINT, ${p(4)}::BIGINT, make_timestamp(${p(5)}::BIGINT), ${p(6)}::BIGINT)`,
-      );
-    }
-    sql = `INSERT INTO _applied (batch_id, dataset, inserted, duplicate, applied_at, seq) VALUES ${rows.join(', ')}`;
-    insertAppliedCache.set(n, sql);
-  }
-  return sql;
-}
-
 /** Key lists longer than this are bound as one joined parameter. */
 const MANY_KEYS = 32;
 
