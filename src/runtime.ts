@@ -127,6 +127,7 @@ export class Sluice {
     const series = createSeriesStore('duckdb', {
       path: path.join(config.data_dir, 'series.duckdb'),
       memoryLimit: config.storage.duckdb_memory_limit,
+      threads: config.storage.duckdb_threads,
       dedupMemoryRows: config.ingest.dedup_memory_rows,
       rollups: {
         flushIntervalMs: durationMs(config.rollups.flush_interval),

@@ -24,7 +24,9 @@ function envNodeArgs(): string[] {
  * Starts the built `sluice serve` (`dist/cli/main.js`) as its own process on a free port, with the
  * shipped config and a given data dir, and waits for `/readyz`. `nodeArgs` go before the script (e.g.
  * `--cpu-prof`), after any in `SLUICE_BENCH_NODE_ARGS` (space-separated), which profiles or tunes the
- * server of any benchmark without changing it.
+ * server of any benchmark without changing it. `SLUICE_BENCH_CONFIG` (YAML sections, e.g.
+ * `storage: {duckdb_threads: 1}`) is appended to the config the same way, to compare settings; it
+ * must not repeat a section the benchmark sets itself.
  */
 export async function startSluice(opts: {
   dataDir: string;
@@ -34,9 +36,12 @@ export async function startSluice(opts: {
 }): Promise<SluiceServer> {
   const port = await freePort();
   let config = path.join(REPO_ROOT, 'sluice.yaml');
-  if (opts.extraConfig) {
+  const extra = [opts.extraConfig, process.env['SLUICE_BENCH_CONFIG']].filter(
+    (c) => c !== undefined && c !== '',
+  );
+  if (extra.length > 0) {
     const patched = path.join(path.dirname(opts.dataDir), 'sluice.bench.yaml');
-    fs.writeFileSync(patched, `${fs.readFileSync(config, 'utf8')}\n${opts.extraConfig}\n`);
+    fs.writeFileSync(patched, `${fs.readFileSync(config, 'utf8')}\n${extra.join('\n')}\n`);
     config = patched;
   }
   const proc = spawnNode(builtCli(), ['serve'], {

@@ -100,6 +100,11 @@ export const configSchema = z
           .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
           .default('1GB'),
         /**
+         * DuckDB's worker threads, the caller's included. Unset: DuckDB's own choice, one per core.
+         * Fewer leave cores to the server's JavaScript threads, at the cost of slower large scans.
+         */
+        duckdb_threads: z.number().int().min(1).max(1024).optional(),
+        /**
          * Run the DuckDB series store (appends, rollup upkeep, queries) on a thread of its own, so its
          * work does not delay requests on the main event loop. Off: everything on one thread.
          */

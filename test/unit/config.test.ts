@@ -69,6 +69,18 @@ describe('config', () => {
     expect(() => loadConfig({ SLUICE_CONFIG: file })).toThrow(`${file}: server.heap_growing_percent`);
   });
 
+  it("leaves DuckDB's thread count to DuckDB unless told, and takes only a positive integer", () => {
+    expect(loadConfig({ SLUICE_CONFIG: shipped }).config.storage.duckdb_threads).toBeUndefined();
+    const dir = tempDir();
+    const file = path.join(dir, 'threads.yaml');
+    fs.writeFileSync(file, 'storage:\n  duckdb_threads: 1\n');
+    expect(loadConfig({ SLUICE_CONFIG: file }).config.storage.duckdb_threads).toBe(1);
+    for (const bad of ['0', '1.5', 'all']) {
+      fs.writeFileSync(file, `storage:\n  duckdb_threads: ${bad}\n`);
+      expect(() => loadConfig({ SLUICE_CONFIG: file })).toThrow(`${file}: storage.duckdb_threads`);
+    }
+  });
+
   it('reports YAML syntax errors with a line number', () => {
     const dir = tempDir();
     const file = path.join(dir, 'broken.yaml');

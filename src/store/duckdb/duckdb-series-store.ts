@@ -70,6 +70,7 @@ import {
 export interface DuckDbSeriesStoreOptions {
   /** Database file, or ':memory:'. */
   path: string;
+  /** DuckDB's `threads` setting; DuckDB's default (one per core) when omitted. */
   threads?: number;
   /** DuckDB memory limit, e.g. '1GB'. */
   memoryLimit?: string;
