@@ -128,6 +128,7 @@ export class Sluice {
       path: path.join(config.data_dir, 'series.duckdb'),
       memoryLimit: config.storage.duckdb_memory_limit,
       threads: config.storage.duckdb_threads,
+      checkpointThreshold: config.storage.duckdb_checkpoint_threshold,
       dedupMemoryRows: config.ingest.dedup_memory_rows,
       rollups: {
         flushIntervalMs: durationMs(config.rollups.flush_interval),

@@ -1,12 +1,14 @@
 import { z } from 'zod';
+import { alertsConfigSchema } from '../alerts/alert-config.js';
 import { connectorsSectionSchema } from '../connectors/connector-config.js';
+import { BYTE_SIZE_PATTERN } from '../core/byte-size.js';
 import { datasetSchema } from '../core/dataset.js';
 import { parseDuration } from '../core/duration.js';
 
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
   message: 'expected a duration such as 500ms, 2s, 5m, 1h',
 });
-import { alertsConfigSchema } from '../alerts/alert-config.js';
+const byteSize = z.string().regex(BYTE_SIZE_PATTERN, 'a size such as 512MB or 2GB');
 
 /**
  * The whole configuration, with defaults. `sluice.yaml` is parsed against this schema, then the
@@ -95,10 +97,12 @@ export const configSchema = z
          * DuckDB's buffer pool limit (e.g. `512MB`, `2GB`). Larger scans and aggregations spill to disk
          * past it; the server's memory stays predictable instead of following DuckDB's default of 80% of RAM.
          */
-        duckdb_memory_limit: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
-          .default('1GB'),
+        duckdb_memory_limit: byteSize.default('1GB'),
+        /**
+         * WAL size at which DuckDB checkpoints (a size). Unset: a quarter of `duckdb_memory_limit`,
+         * between 16MB and 256MB (see DuckDbSeriesStoreOptions.checkpointThreshold).
+         */
+        duckdb_checkpoint_threshold: byteSize.optional(),
         /**
          * DuckDB's worker threads, the caller's included. Unset: DuckDB's own choice, one per core.
          * Fewer leave cores to the server's JavaScript threads, at the cost of slower large scans.

@@ -81,6 +81,18 @@ describe('config', () => {
     }
   });
 
+  it('takes a checkpoint threshold as a size, and leaves it unset by default', () => {
+    expect(loadConfig({ SLUICE_CONFIG: shipped }).config.storage.duckdb_checkpoint_threshold).toBeUndefined();
+    const dir = tempDir();
+    const file = path.join(dir, 'wal.yaml');
+    fs.writeFileSync(file, 'storage:\n  duckdb_checkpoint_threshold: 128MB\n');
+    expect(loadConfig({ SLUICE_CONFIG: file }).config.storage.duckdb_checkpoint_threshold).toBe('128MB');
+    fs.writeFileSync(file, 'storage:\n  duckdb_checkpoint_threshold: lots\n');
+    expect(() => loadConfig({ SLUICE_CONFIG: file })).toThrow(
+      `${file}: storage.duckdb_checkpoint_threshold: a size such as 512MB or 2GB`,
+    );
+  });
+
   it('reports YAML syntax errors with a line number', () => {
     const dir = tempDir();
     const file = path.join(dir, 'broken.yaml');
