@@ -100,7 +100,7 @@ export const configSchema = z
         duckdb_memory_limit: byteSize.default('1GB'),
         /**
          * WAL size at which DuckDB checkpoints (a size). Unset: a quarter of `duckdb_memory_limit`,
-         * between 16MB and 256MB (see DuckDbSeriesStoreOptions.checkpointThreshold).
+         * between 16MB and 256MB (see checkpointThresholdFor).
          */
         duckdb_checkpoint_threshold: byteSize.optional(),
         /**

@@ -11,11 +11,11 @@ const UNIT_BYTES: Record<string, number> = {
 };
 
 /** A size such as `512MB`, `1.5GB` or `256MiB`, the form DuckDB's size settings take. */
-export const BYTE_SIZE_PATTERN = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+export const BYTE_SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B)$/i;
 
 /** Parses a size such as `512MB` or `2GiB` into bytes; undefined when malformed. */
 export function parseByteSize(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b)$/i.exec(text.trim());
+  const m = BYTE_SIZE_PATTERN.exec(text);
   if (!m) return undefined;
   return Number(m[1]) * UNIT_BYTES[m[2]!.toLowerCase()]!;
 }

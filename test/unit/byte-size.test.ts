@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BYTE_SIZE_PATTERN, parseByteSize } from '../../src/core/byte-size.js';
-import { checkpointThresholdFor } from '../../src/store/duckdb/duckdb-series-store.js';
+import { checkpointThresholdFor } from '../../src/store/duckdb/duckdb-instance-config.js';
 
 describe('byte sizes', () => {
   it('reads decimal and binary units as DuckDB does', () => {

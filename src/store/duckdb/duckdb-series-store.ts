@@ -8,7 +8,6 @@ import { ROLLUP_SLICE_MS } from '../../apply/rollups/cell-block.js';
 import { RollupMaintainer, type RollupMaintainerOptions } from '../../apply/rollups/rollup-maintainer.js';
 import type { ColumnarBatch } from '../../core/batch.js';
 import type { DatasetLayout } from '../../core/dataset.js';
-import { parseByteSize } from '../../core/byte-size.js';
 import { SluiceError, isSluiceError } from '../../core/errors.js';
 import { TimeSlicer } from '../../core/time-slicer.js';
 import type { RollupDeltaSet } from '../../apply/rollups/rollup-accumulator.js';
@@ -30,6 +29,7 @@ import type {
 } from '../series-store.js';
 import { AsyncMutex, MutexPool } from '../../core/async-mutex.js';
 import { assertBatchFits, keptRows } from './duckdb-chunk-writer.js';
+import { instanceConfig } from './duckdb-instance-config.js';
 import { registerDuckDbMemoryGauge } from './duckdb-memory-gauge.js';
 import { appliedCounts, recordApplied } from './duckdb-applied.js';
 import { insertGroupRows } from './duckdb-group-rows.js';
@@ -78,7 +78,8 @@ export interface DuckDbSeriesStoreOptions {
   /** Connections that serve reads, so queries do not wait behind a long write. Default 2. */
   readConnections?: number;
   /**
-   * WAL size that triggers an automatic checkpoint. Default: `checkpointThresholdFor(memoryLimit)`.
+   * WAL size that triggers an automatic checkpoint. Default: `checkpointThresholdFor(memoryLimit)`
+   * (duckdb-instance-config.ts).
    */
   checkpointThreshold?: string;
   /** Row hashes each deduplicating dataset keeps in memory (see DedupGuard); default 4M. */
@@ -88,22 +89,6 @@ export interface DuckDbSeriesStoreOptions {
   /** Where the store's rollup metrics go; a private registry when omitted. */
   metrics?: Registry;
   log?: Logger;
-}
-
-const MB = 1e6;
-
-/**
- * The WAL size at which DuckDB checkpoints, unless configured: a quarter of the memory limit, between
- * 16MB (DuckDB's own default) and 256MB; 256MB without a limit. Rows in the WAL are also held in
- * memory until the checkpoint, hence the tie to the limit. Larger is faster: each checkpoint costs
- * more than its rows (in a 10M-row ingest, 2 checkpoints at 256MB took 4.2 s where 9 at 64MB took
- * 8.8 s), and it stalls appends while it runs. The price is memory and a longer WAL replay after a
- * crash. DuckDB reads MB as 10^6 bytes.
- */
-export function checkpointThresholdFor(memoryLimit: string | undefined): string {
-  const limit = memoryLimit === undefined ? undefined : parseByteSize(memoryLimit);
-  const bytes = limit === undefined ? 256 * MB : Math.min(256 * MB, Math.max(16 * MB, limit / 4));
-  return `${Math.floor(bytes / MB)}MB`;
 }
 
 function storeError(what: string, e: unknown): SluiceError {
@@ -200,13 +185,8 @@ export class DuckDbSeriesStore implements SeriesStore {
 
   async init(): Promise<void> {
     if (this.instance !== undefined) return;
-    const config: Record<string, string> = {};
-    if (this.opts.threads !== undefined) config['threads'] = String(this.opts.threads);
-    if (this.opts.memoryLimit !== undefined) config['memory_limit'] = this.opts.memoryLimit;
-    config['checkpoint_threshold'] =
-      this.opts.checkpointThreshold ?? checkpointThresholdFor(this.opts.memoryLimit);
     try {
-      const instance = await DuckDBInstance.create(this.opts.path, config);
+      const instance = await DuckDBInstance.create(this.opts.path, instanceConfig(this.opts));
       const writer = await instance.connect();
       await writer.run(CREATE_APPLIED_SQL);
       await writer.run(MIGRATE_APPLIED_SQL);
